@@ -1,0 +1,159 @@
+// Package app wires scaleapp together and owns its life: listen, tell systemd READY, serve, and on
+// SIGTERM (or an ASG or spot notice from the instance metadata) drain in order and exit.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/scaleapp/scaleapp/contract"
+	"github.com/scaleapp/scaleapp/service/config"
+	"github.com/scaleapp/scaleapp/service/health"
+	"github.com/scaleapp/scaleapp/service/httpapi"
+	"github.com/scaleapp/scaleapp/service/identity"
+	"github.com/scaleapp/scaleapp/service/stress"
+	"github.com/scaleapp/scaleapp/service/systemd"
+)
+
+// lifecyclePoll is how often the instance metadata is asked whether the instance is leaving service.
+const lifecyclePoll = 5 * time.Second
+
+// Run serves until ctx ends, a SIGTERM or SIGINT arrives, or the instance is told it is leaving; then it
+// drains and returns nil on a clean stop.
+func Run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Signals first: a SIGTERM that arrives while starting must still drain, not kill.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+
+	state := health.NewState(time.Now)
+	notify := systemd.New(func(err error) { log.Warn().Err(err).Msg("sd_notify failed") })
+	ids := identity.NewHolder(identity.Local())
+	sm := stress.NewManager(cfg.StressIsolation, func(job stress.Job) {
+		notify.Status(statusLine(state, job))
+	})
+
+	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", cfg.Port))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler: httpapi.New(httpapi.Deps{
+			Config: cfg, Health: state, Stress: sm, Identity: ids, Log: log, Started: time.Now(),
+		}),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		// Longer than the ALB's 60 s idle timeout, so the ALB always closes first and never sends a
+		// request on a connection the server is closing (the classic source of sporadic 502s).
+		IdleTimeout: 75 * time.Second,
+		ErrorLog:    nil,
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	notify.Ready("idle")
+	log.Info().Int("port", cfg.Port).Bool("stress_enabled", cfg.StressEnabled).
+		Bool("stress_token", cfg.StressToken != "").Dur("drain_delay", cfg.DrainDelay).Msg("serving")
+
+	leaving := make(chan string, 1)
+	if !cfg.IMDSDisabled {
+		go watchInstance(ctx, cfg, ids, log, leaving)
+	}
+	selfURL := fmt.Sprintf("http://127.0.0.1:%d%s", cfg.Port, contract.C.HealthPath)
+	if every := notify.Watchdog(ctx, func(ctx context.Context, deadline time.Duration) error {
+		_, err := health.Probe(ctx, selfURL, deadline)
+		return err
+	}, func(err error) {
+		log.Error().Err(err).Msg("self-check failed: watchdog ping withheld")
+	}); every > 0 {
+		log.Info().Dur("watchdog", every).Msg("systemd watchdog armed; pinging at half of it after a self-check")
+	}
+
+	var reason string
+	select {
+	case s := <-sigs:
+		reason = "signal " + s.String()
+	case reason = <-leaving:
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+		reason = "context ended"
+	}
+	return drain(reason, cfg, state, notify, sm, srv, sigs, log)
+}
+
+// drain is the shutdown sequence, in order.
+func drain(reason string, cfg config.Config, state *health.State, notify *systemd.Notifier,
+	sm *stress.Manager, srv *http.Server, sigs <-chan os.Signal, log zerolog.Logger) error {
+	start := time.Now()
+	// 1. Fail the health check so the load balancer stops sending new requests, and ask clients on
+	//    kept-alive connections to reconnect (to another instance).
+	state.Drain(reason)
+	srv.SetKeepAlivesEnabled(false)
+	// 2. Tell systemd we are stopping on purpose (also when the ASG, not systemd, asked).
+	notify.Stopping("draining: " + reason)
+	log.Info().Str("reason", reason).Dur("drain_delay", cfg.DrainDelay).Msg("draining")
+	// 3. Keep serving for the drain delay, matched to the target group's deregistration delay; a second
+	//    signal cuts it short.
+	if cfg.DrainDelay > 0 {
+		t := time.NewTimer(cfg.DrainDelay)
+		select {
+		case <-t.C:
+		case s := <-sigs:
+			t.Stop()
+			log.Warn().Str("signal", s.String()).Msg("second signal: drain delay cut short")
+		}
+	}
+	// 4. Free the CPU: no stress job outlives the process's decision to stop.
+	if job, ok := sm.Stop(); ok {
+		log.Info().Int64("id", job.ID).Msg("cpu stress stopped for shutdown")
+	}
+	// 5. Stop accepting, let in-flight requests finish within the shutdown timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("shutdown: in-flight requests cut after %s: %w", cfg.ShutdownTimeout, err)
+	}
+	log.Info().Dur("took", time.Since(start)).Msg("stopped")
+	return nil
+}
+
+// watchInstance reads the identity from IMDS once, then watches for the instance leaving service.
+func watchInstance(ctx context.Context, cfg config.Config, ids *identity.Holder, log zerolog.Logger, leaving chan<- string) {
+	c := identity.NewClient(cfg.IMDSEndpoint, cfg.IMDSProbeTimeout)
+	id, err := c.Identity(ctx)
+	if err != nil {
+		if !errors.Is(ctx.Err(), context.Canceled) {
+			log.Info().Err(err).Msg("no instance metadata: answering as a local instance")
+		}
+		return
+	}
+	ids.Set(id)
+	log.Info().Str("instance_id", id.InstanceID).Str("az", id.AvailabilityZone).Msg("instance identity from IMDSv2")
+	c.Watch(ctx, lifecyclePoll, func(reason string) { leaving <- reason }, func(err error) {
+		log.Debug().Err(err).Msg("instance metadata poll failed")
+	})
+}
+
+// statusLine is the STATUS= text systemctl status shows.
+func statusLine(state *health.State, job stress.Job) string {
+	if r := state.DrainReason(); r != "" {
+		return "draining: " + r
+	}
+	if job.State == stress.Running {
+		return fmt.Sprintf("stress %d%% x%d until %s", job.Load, job.Workers, job.EndsAt.UTC().Format("15:04:05 UTC"))
+	}
+	return "idle"
+}

@@ -1,0 +1,35 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+	"strings"
+)
+
+// guard protects the endpoints that can hurt an instance (/cpu, /health/fail): off with
+// STRESS_ENABLED=false (403), and behind a shared bearer token when STRESS_TOKEN is set (401).
+func (a *api) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.Config.StressEnabled {
+			writeError(w, http.StatusForbidden, "stress endpoints are disabled on this instance (STRESS_ENABLED=false)")
+			return
+		}
+		if a.Config.StressToken != "" && !tokenMatches(r.Header.Get("Authorization"), a.Config.StressToken) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="scaleapp"`)
+			writeError(w, http.StatusUnauthorized, "this endpoint needs 'Authorization: Bearer <STRESS_TOKEN>'")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// tokenMatches compares in constant time; hashing first makes the time independent of the length too.
+func tokenMatches(header, token string) bool {
+	got, ok := strings.CutPrefix(header, "Bearer ")
+	if !ok {
+		return false
+	}
+	g, t := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(token))
+	return subtle.ConstantTimeCompare(g[:], t[:]) == 1
+}

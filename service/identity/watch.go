@@ -1,0 +1,54 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Leaving checks the two notices that an instance is about to leave service: the ASG's target lifecycle
+// state (Terminated once a scale-in or replacement picked it) and a spot interruption notice. It returns
+// a reason, or "" while the instance stays.
+func (c *Client) Leaving(ctx context.Context) (string, error) {
+	state, err := c.get(ctx, "autoscaling/target-lifecycle-state")
+	switch {
+	case err == nil && state == "Terminated":
+		return "autoscaling target lifecycle state is Terminated", nil
+	case err != nil && !errors.Is(err, errNotFound):
+		return "", err
+	}
+	action, err := c.get(ctx, "spot/instance-action")
+	switch {
+	case err == nil && action != "":
+		return "spot interruption notice: " + action, nil
+	case err != nil && !errors.Is(err, errNotFound):
+		return "", err
+	}
+	return "", nil
+}
+
+// Watch polls Leaving every interval until ctx ends or a notice arrives; then it calls leave once with
+// the reason and returns. Errors are passed to onErr and polling goes on: IMDS hiccups must not drain a
+// healthy instance.
+func (c *Client) Watch(ctx context.Context, interval time.Duration, leave func(reason string), onErr func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		reason, err := c.Leaving(ctx)
+		if err != nil {
+			if ctx.Err() == nil && onErr != nil {
+				onErr(err)
+			}
+			continue
+		}
+		if reason != "" {
+			leave(reason)
+			return
+		}
+	}
+}

@@ -1,0 +1,234 @@
+// Package stress runs the CPU spike behind /cpu: one job at a time, a burner per worker, each burning a
+// duty cycle of its CPU until the job ends or is stopped.
+//
+// The spike must fill every core (so CloudWatch sees the instance busy and the ASG scales out) without
+// slowing /health (so the ALB does not replace a busy but healthy instance). With isolation on, each
+// burner runs on an OS thread of its own at SCHED_IDLE priority, and GOMAXPROCS is raised by the number
+// of burners while a job runs: the HTTP server always has a free P, and the kernel hands its thread the
+// CPU the moment it wakes instead of after Go's ~10 ms preemption tick.
+package stress
+
+import (
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Params is a validated request for a job.
+type Params struct {
+	Duration time.Duration
+	Load     int // percent of each worker's CPU, 1-100
+	Workers  int
+}
+
+// Job is what the API shows of a job.
+type Job struct {
+	ID        int64      `json:"id"`
+	Seconds   float64    `json:"seconds"`
+	Load      int        `json:"load"`
+	Workers   int        `json:"workers"`
+	State     string     `json:"state"` // running, finished or stopped
+	StartedAt time.Time  `json:"started_at"`
+	EndsAt    time.Time  `json:"ends_at"`
+	EndedAt   *time.Time `json:"ended_at,omitempty"`
+}
+
+// Job states.
+const (
+	Running  = "running"
+	Finished = "finished"
+	Stopped  = "stopped"
+)
+
+// ErrRunning is returned by Start while another job runs.
+var ErrRunning = errors.New("a CPU stress job is already running")
+
+// Manager runs at most one job at a time.
+type Manager struct {
+	isolate  bool
+	baseProc int
+	onChange func(job Job)
+
+	mu     sync.Mutex
+	nextID int64
+	cur    *run // the running job, nil when idle
+	last   *Job // the most recent job, running or not
+}
+
+type run struct {
+	job   Job
+	stop  atomic.Bool
+	wake  chan struct{} // closed by Stop to end sleeps at once
+	done  chan struct{} // closed once every burner has returned
+	final Job           // the job as it ended, set before done is closed
+}
+
+// NewManager makes a manager. onChange, if not nil, is called after a job starts and after it ends.
+func NewManager(isolate bool, onChange func(Job)) *Manager {
+	return &Manager{isolate: isolate, baseProc: runtime.GOMAXPROCS(0), onChange: onChange}
+}
+
+// MaxWorkers is the most burners a job may ask for.
+func MaxWorkers() int { return 4 * runtime.NumCPU() }
+
+// DefaultWorkers fills every CPU the process may use.
+func DefaultWorkers() int { return runtime.NumCPU() }
+
+// Start begins a job and returns it; while one runs it returns that job and ErrRunning.
+func (m *Manager) Start(p Params) (Job, error) {
+	m.mu.Lock()
+	if m.cur != nil {
+		defer m.mu.Unlock()
+		return m.cur.job, ErrRunning
+	}
+	m.nextID++
+	now := time.Now()
+	r := &run{
+		job: Job{ID: m.nextID, Seconds: p.Duration.Seconds(), Load: p.Load, Workers: p.Workers,
+			State: Running, StartedAt: now, EndsAt: now.Add(p.Duration)},
+		wake: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	m.cur = r
+	job := r.job
+	m.last = &job
+	if m.isolate {
+		// Headroom: burners hold their Ps, the server keeps the ones it had.
+		runtime.GOMAXPROCS(m.baseProc + p.Workers)
+	}
+	m.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for range p.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			burn(r, p.Load, m.isolate)
+		}()
+	}
+	go func() {
+		wg.Wait()
+		m.finish(r)
+	}()
+	m.notify(job)
+	return job, nil
+}
+
+// finish records the end of a job once its burners are gone.
+func (m *Manager) finish(r *run) {
+	m.mu.Lock()
+	end := time.Now()
+	job := r.job
+	job.State = Finished
+	if r.stop.Load() {
+		job.State = Stopped
+	}
+	job.EndedAt = &end
+	r.final = job
+	m.last = &job
+	m.cur = nil
+	if m.isolate {
+		runtime.GOMAXPROCS(m.baseProc)
+	}
+	m.mu.Unlock()
+	m.notify(job) // before done, so whoever waits in Stop sees the status already updated
+	close(r.done)
+}
+
+func (m *Manager) notify(job Job) {
+	if m.onChange != nil {
+		m.onChange(job)
+	}
+}
+
+// Stop ends the running job and waits until its burners have returned. ok is false when none ran.
+func (m *Manager) Stop() (job Job, ok bool) {
+	m.mu.Lock()
+	r := m.cur
+	m.mu.Unlock()
+	if r == nil {
+		return Job{}, false
+	}
+	if r.stop.CompareAndSwap(false, true) {
+		close(r.wake)
+	}
+	<-r.done
+	return r.final, true
+}
+
+// Status returns the running job, or the last one (running false), or ok false if none ever ran.
+func (m *Manager) Status() (job Job, running, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.last == nil {
+		return Job{}, false, false
+	}
+	return *m.last, m.cur != nil, true
+}
+
+// period is one duty cycle: long enough that sleeping is cheap, short enough that 50% looks like 50% on
+// a 1-minute CloudWatch average and on `top`.
+const period = 100 * time.Millisecond
+
+// burn spins for load% of every period until the job ends or is stopped.
+func burn(r *run, load int, isolate bool) {
+	if isolate {
+		// The goroutine never unlocks, so its thread exits with it and the idle priority leaves with it.
+		runtime.LockOSThread()
+		idlePriority()
+	}
+	busy := period * time.Duration(load) / 100
+	for {
+		start := time.Now()
+		if r.stop.Load() || !start.Before(r.job.EndsAt) {
+			return
+		}
+		spinUntil(start.Add(busy), r.job.EndsAt, &r.stop)
+		if load == 100 {
+			continue
+		}
+		rest := time.Until(start.Add(period))
+		if until := time.Until(r.job.EndsAt); until < rest {
+			rest = until
+		}
+		if rest > 0 {
+			t := time.NewTimer(rest)
+			select {
+			case <-t.C:
+			case <-r.wake:
+				t.Stop()
+			}
+		}
+	}
+}
+
+// sink keeps the compiler from removing the arithmetic.
+var sink atomic.Uint64
+
+// spinUntil burns CPU until t or end, whichever is first, or until stop is set.
+func spinUntil(t, end time.Time, stop *atomic.Bool) {
+	if end.Before(t) {
+		t = end
+	}
+	x := uint64(time.Now().UnixNano())
+	for !stop.Load() && time.Now().Before(t) {
+		for range 4096 { // ~10 µs of work between clock reads
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+	}
+	sink.Add(x)
+}
+
+// idlePriority moves the calling thread to SCHED_IDLE, or failing that (an old kernel, a seccomp
+// filter) to nice 19. Either way the thread only gets CPU that nothing else wants.
+func idlePriority() {
+	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_IDLE}
+	if unix.SchedSetAttr(0, &attr, 0) == nil {
+		return
+	}
+	_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), 19) // best effort: the burn still works at nice 0
+}
