@@ -76,7 +76,8 @@ install_packer() {
 }
 
 install_npm() {
-  have_version npm-groovy-lint "$GROOVY_LINT_VERSION" --version && return
+  # Read the version from package.json: `npm-groovy-lint --version` starts a CodeNarc server that lingers.
+  [ "$(jq -r .version "$TOOLS/npm/lib/node_modules/npm-groovy-lint/package.json" 2>/dev/null)" = "$GROOVY_LINT_VERSION" ] && return
   step "npm-groovy-lint $GROOVY_LINT_VERSION"
   timed npm install -g --silent --no-fund --no-audit --prefix "$TOOLS/npm" "npm-groovy-lint@$GROOVY_LINT_VERSION"
   ln -sf "../npm/bin/npm-groovy-lint" "$BIN/npm-groovy-lint"
