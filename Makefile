@@ -15,7 +15,8 @@ export SCALEAPP_TOOLS := $(TOOLS)
 export PATH := $(TOOLS)/bin:$(PATH)
 export PACKER_PLUGIN_PATH ?= $(TOOLS)/packer-plugins
 
-.PHONY: help run build tools test test-go test-plugin lint test-image test-container bench clean
+.PHONY: help run build tools test test-go test-plugin lint test-image test-container bench \
+	image image-run bake smoke scale-test clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -27,22 +28,25 @@ build: ## the static binary bin/scaleapp (GOARCH=arm64 for Graviton)
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./service/cmd/scaleapp
 	@ls -l $(BIN) | awk '{print "built $(BIN) ($(VERSION), $(COMMIT), $(GOARCH)):", $$5, "bytes"}'
 
-tools: ## install the pinned test and bake tools into $(TOOLS)
+tools: ## install the pinned test and bake tools into $(TOOLS), and the project's Packer plugin
 	scripts/install-tools.sh
+	packer/plugin/install.sh
 
 test: tools ## the full suite: Go tests, plugin tests, lint, image boot + bake, container
 	@t0=$$SECONDS; \
 	$(MAKE) --no-print-directory test-go test-plugin lint test-image test-container && \
 	echo "make test: all green in $$((SECONDS - t0)) s"
 
+# -p 1: test binaries run one at a time, so the CPU-accuracy and latency tests do not compete with the
+# scale-test's local fleet burning every core.
 test-go: ## go vet + go test (race) of the service, contract and scripts
 	go vet ./...
-	go test -race -count=1 ./...
+	go test -race -count=1 -p 1 ./...
 
 test-plugin: ## the Packer plugin's own module
 	cd packer/plugin && go vet ./... && go test -race -count=1 ./...
 
-lint: ## gofmt, shellcheck, terraform (fmt, tflint, tfsec, docs), packer (fmt, validate), Jenkinsfile
+lint: build ## gofmt, shellcheck, terraform (fmt, tflint, tfsec, docs), packer (fmt, validate), Jenkinsfile
 	scripts/lint.sh
 
 test-image: build ## systemd boot test of the baked unit + local packer bake through the health gate
@@ -51,8 +55,23 @@ test-image: build ## systemd boot test of the baked unit + local packer bake thr
 test-container: build ## the container delivery path, built and run with podman
 	container/test.sh
 
+image: build ## container image scaleapp:$(VERSION) from bin/scaleapp (podman, else docker)
+	VERSION=$(VERSION) COMMIT=$(COMMIT) scripts/image.sh build
+
+image-run: ## run the container image on PORT (default 8080)
+	VERSION=$(VERSION) scripts/image.sh run
+
+bake: build ## packer build of the golden AMI in AWS_REGION (AWS credentials from the default chain)
+	VERSION=$(VERSION) COMMIT=$(COMMIT) scripts/bake.sh build
+
+smoke: ## smoke test a deployed stack: make smoke URL=http://ALB [N=20] [EXPECTED=2]
+	scripts/smoke.sh "$(URL)" $(or $(N),20) $(or $(EXPECTED),2)
+
+scale-test: ## scale-out test against the deployed stack (terraform outputs; STRESS_TOKEN from the env)
+	scripts/scale-test.sh
+
 bench: ## benchmark figures for the README (startup, throughput, CPU fill, /health under load, RSS, drain)
 	scripts/bench.sh
 
-clean:
-	rm -rf bin
+clean: ## remove build outputs
+	rm -rf bin dist
