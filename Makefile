@@ -43,8 +43,9 @@ test-go: ## go vet + go test (race) of the service, contract and scripts
 	go vet ./...
 	go test -race -count=1 -p 1 ./...
 
-test-plugin: ## the Packer plugin's own module
+test-plugin: ## the Packer plugin's own module, then its acceptance run with the real packer
 	cd packer/plugin && go vet ./... && go test -race -count=1 ./...
+	packer/plugin/acceptance.sh
 
 lint: build ## gofmt, shellcheck, terraform (fmt, tflint, tfsec, docs), packer (fmt, validate), Jenkinsfile
 	scripts/lint.sh

@@ -1,0 +1,245 @@
+package tfvars
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	"github.com/scaleapp/scaleapp/packer/plugin/internal/spectest"
+)
+
+// twoRegions is what amazon-ebs reports for a build in us-east-1 copied to eu-west-1 (ami_regions).
+const twoRegions = "eu-west-1:ami-0a1b2c3d4e5f60789,us-east-1:ami-0123456789abcdef0"
+
+func configured(t *testing.T, raw map[string]interface{}) *PostProcessor {
+	t.Helper()
+	p := new(PostProcessor)
+	if err := p.Configure(raw); err != nil {
+		t.Fatalf("Configure(%v): %v", raw, err)
+	}
+	return p
+}
+
+func readJSON(t *testing.T, path string) map[string]interface{} {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]interface{}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s is not JSON: %v\n%s", path, err, b)
+	}
+	return m
+}
+
+func TestPostProcessWritesTerraformVariables(t *testing.T) {
+	amis := map[string]interface{}{"eu-west-1": "ami-0a1b2c3d4e5f60789", "us-east-1": "ami-0123456789abcdef0"}
+	cases := []struct {
+		name   string
+		config map[string]interface{}
+		state  map[string]interface{}
+		want   map[string]interface{}
+		say    string
+	}{
+		{
+			name:   "build region from the builder's generated data",
+			config: map[string]interface{}{"version": "1.4.2", "commit": "0f3c9e1"},
+			state:  map[string]interface{}{"generated_data": map[string]interface{}{"BuildRegion": "us-east-1", "SourceAMI": "ami-0fff"}},
+			want:   map[string]interface{}{"ami_id": "ami-0123456789abcdef0", "ami_ids": amis, "ami_version": "1.4.2", "ami_commit": "0f3c9e1"},
+			say:    "ami_id = ami-0123456789abcdef0 (us-east-1, build region), 2 region(s)",
+		},
+		{
+			name:   "configured region wins",
+			config: map[string]interface{}{"region": "eu-west-1", "version": "1.4.2", "commit": "0f3c9e1"},
+			state:  map[string]interface{}{"generated_data": map[string]interface{}{"BuildRegion": "us-east-1"}},
+			want:   map[string]interface{}{"ami_id": "ami-0a1b2c3d4e5f60789", "ami_ids": amis, "ami_version": "1.4.2", "ami_commit": "0f3c9e1"},
+			say:    "(eu-west-1, configured region)",
+		},
+		{
+			name:   "no build region: first region of the id",
+			config: map[string]interface{}{"version": "1.4.2", "commit": "0f3c9e1"},
+			want:   map[string]interface{}{"ami_id": "ami-0a1b2c3d4e5f60789", "ami_ids": amis, "ami_version": "1.4.2", "ami_commit": "0f3c9e1"},
+			say:    "(eu-west-1, first region of the artifact)",
+		},
+		{
+			name:   "variable renamed",
+			config: map[string]interface{}{"variable": "image_id", "region": "us-east-1"},
+			want:   map[string]interface{}{"image_id": "ami-0123456789abcdef0", "ami_ids": amis, "ami_version": "", "ami_commit": ""},
+			say:    "set both so the stack can tag what it runs",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "terraform", "nested", "ami.auto.tfvars.json")
+			tc.config["output"] = out
+			p := configured(t, tc.config)
+			in := &packersdk.MockArtifact{BuilderIdValue: "mitchellh.amazonebs", IdValue: twoRegions, StateValues: tc.state}
+			ui := &packersdk.MockUi{}
+			a, keep, force, err := p.PostProcess(context.Background(), ui, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !keep || force {
+				t.Errorf("keep=%v force=%v, want the AMI kept and keep_input_artifact honoured", keep, force)
+			}
+			if got := readJSON(t, out); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("%s =\n%v\nwant\n%v", out, got, tc.want)
+			}
+			if a.BuilderId() != BuilderID || !reflect.DeepEqual(a.Files(), []string{out}) || a.Id() != out || !strings.Contains(a.String(), out) {
+				t.Errorf("artifact %q %v %q %q does not describe %s", a.BuilderId(), a.Files(), a.Id(), a.String(), out)
+			}
+			var said []string
+			for _, m := range ui.SayMessages {
+				said = append(said, m.Message)
+			}
+			if !strings.Contains(strings.Join(said, "\n"), tc.say) {
+				t.Errorf("UI %q lacks %q", said, tc.say)
+			}
+			if in.DestroyCalled {
+				t.Error("the input AMI artifact was destroyed")
+			}
+			leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".*tmp*"))
+			if len(leftovers) > 0 {
+				t.Errorf("temporary files left behind: %v", leftovers)
+			}
+		})
+	}
+}
+
+func TestPostProcessReplacesTheFile(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "ami.auto.tfvars.json")
+	if err := os.WriteFile(out, []byte(`{"ami_id": "ami-0old"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := configured(t, map[string]interface{}{"output": out, "version": "2", "commit": "c"})
+	in := &packersdk.MockArtifact{BuilderIdValue: "mitchellh.amazonebs", IdValue: "us-east-1:ami-0abc"}
+	if _, _, _, err := p.PostProcess(context.Background(), &packersdk.MockUi{}, in); err != nil {
+		t.Fatal(err)
+	}
+	if got := readJSON(t, out)["ami_id"]; got != "ami-0abc" {
+		t.Fatalf("ami_id = %v after the second bake, want ami-0abc", got)
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("stat %s: %v %v, want mode 0644", out, fi.Mode(), err)
+	}
+}
+
+func TestPostProcessRejectsNonAMIArtifacts(t *testing.T) {
+	cases := []struct {
+		name, builder, id, region, want string
+	}{
+		{"null builder", "fnoeding.null", "Null", "", `scaleapp-tfvars needs an AMI from an amazon builder (amazon-chroot, amazon-ebs, amazon-ebssurrogate, amazon-instance), got an artifact of builder "fnoeding.null"`},
+		{"ebs volumes are not AMIs", "mitchellh.amazon.ebsvolume", "us-east-1:vol-0abc", "", `got an artifact of builder "mitchellh.amazon.ebsvolume"`},
+		{"id without region", "mitchellh.amazonebs", "ami-0abc", "", `artifact id "ami-0abc": "ami-0abc" is not region:ami-id`},
+		{"id with a snapshot", "mitchellh.amazonebs", "us-east-1:snap-0abc", "", `"us-east-1:snap-0abc" is not region:ami-id`},
+		{"empty id", "mitchellh.amazonebs", ",", "", `is not region:ami-id`},
+		{"two AMIs for one region", "mitchellh.amazonebs", "us-east-1:ami-0a,us-east-1:ami-0b", "", "names two AMIs for us-east-1"},
+		{"requested region missing", "mitchellh.amazonebs", twoRegions, "ap-south-1", `region "ap-south-1" has no AMI in artifact "` + twoRegions + `" (regions: eu-west-1, us-east-1)`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "ami.auto.tfvars.json")
+			p := configured(t, map[string]interface{}{"output": out, "region": tc.region})
+			in := &packersdk.MockArtifact{BuilderIdValue: tc.builder, IdValue: tc.id}
+			a, keep, _, err := p.PostProcess(context.Background(), &packersdk.MockUi{}, in)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("PostProcess = %v, want an error containing %q", err, tc.want)
+			}
+			if a != nil || !keep {
+				t.Errorf("on error: artifact %v keep %v, want nil and the input kept", a, keep)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("%s written despite the error", out)
+			}
+		})
+	}
+}
+
+func TestConfigureDefaultsAndRejects(t *testing.T) {
+	p := configured(t, nil)
+	if p.config.Output != "../terraform/ami.auto.tfvars.json" || p.config.Variable != "ami_id" {
+		t.Fatalf("defaults: output %q variable %q", p.config.Output, p.config.Variable)
+	}
+	cases := []struct {
+		name string
+		raw  map[string]interface{}
+		want string
+	}{
+		{"variable not an identifier", map[string]interface{}{"variable": "ami id"}, `variable "ami id" is not a Terraform variable name`},
+		{"variable collides", map[string]interface{}{"variable": "ami_ids"}, `variable "ami_ids" collides with a key the file always holds`},
+		{"region malformed", map[string]interface{}{"region": "US East"}, `region "US East" is not an AWS region name`},
+		{"unknown key", map[string]interface{}{"outptu": "x"}, "outptu"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := new(PostProcessor).Configure(tc.raw)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Configure(%v) = %v, want an error containing %q", tc.raw, err, tc.want)
+			}
+		})
+	}
+}
+
+func decodeHCL(t *testing.T, src string) (*PostProcessor, hcl.Diagnostics, error) {
+	t.Helper()
+	f, diags := hclsyntax.ParseConfig([]byte(src), "tfvars.pkr.hcl", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatalf("parse: %s", diags)
+	}
+	p := new(PostProcessor)
+	val, diags := hcldec.Decode(f.Body, p.ConfigSpec(), nil)
+	if diags.HasErrors() {
+		return nil, diags, nil
+	}
+	return p, nil, p.Configure(val)
+}
+
+func TestHCL2Spec(t *testing.T) {
+	p, diags, err := decodeHCL(t, `
+output   = "out/ami.auto.tfvars.json"
+variable = "ami_id"
+region   = "us-east-1"
+version  = "1.4.2"
+commit   = "0f3c9e1"
+`)
+	if diags != nil || err != nil {
+		t.Fatalf("known arguments: diags %s, Configure %v", diags, err)
+	}
+	if c := p.config; c.Output != "out/ami.auto.tfvars.json" || c.Region != "us-east-1" || c.Version != "1.4.2" || c.Commit != "0f3c9e1" {
+		t.Fatalf("decoded %+v", c)
+	}
+
+	for src, want := range map[string]string{
+		`output = "x"` + "\n" + `format = "json"`: `An argument named "format" is not expected here.`,
+		`varible = "ami_id"`:                      `An argument named "varible" is not expected here. Did you mean "variable"?`,
+		`region = ["us-east-1"]`:                  `Inappropriate value for attribute "region": string required.`,
+	} {
+		_, diags, err := decodeHCL(t, src)
+		got := diags.Error()
+		if err != nil {
+			got = err.Error()
+		}
+		if !strings.Contains(got, want) {
+			t.Errorf("decoding %q gave %q, want %q", src, got, want)
+		}
+	}
+}
+
+func TestHCL2SpecIsCurrent(t *testing.T) {
+	spectest.Current(t, Config{}, new(PostProcessor).ConfigSpec())
+	for _, own := range []string{"output", "variable", "region", "version", "commit"} {
+		if _, ok := new(PostProcessor).ConfigSpec()[own]; !ok {
+			t.Errorf("spec lacks %q", own)
+		}
+	}
+}
