@@ -4,8 +4,8 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	stdlog "log"
 	"net"
 	"net/http"
 	"os"
@@ -40,7 +40,9 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	state := health.NewState(time.Now)
 	notify := systemd.New(func(err error) { log.Warn().Err(err).Msg("sd_notify failed") })
 	ids := identity.NewHolder(identity.Local())
-	sm := stress.NewManager(cfg.StressIsolation, func(job stress.Job) {
+	var sm *stress.Manager
+	sm = stress.NewManager(cfg.StressIsolation, func() {
+		job, _, _ := sm.Status()
 		notify.Status(statusLine(state, job))
 	})
 
@@ -58,7 +60,8 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		// Longer than the ALB's 60 s idle timeout, so the ALB always closes first and never sends a
 		// request on a connection the server is closing (the classic source of sporadic 502s).
 		IdleTimeout: 75 * time.Second,
-		ErrorLog:    nil,
+		// The server's own complaints (TLS probes, malformed requests) as JSON lines too.
+		ErrorLog: stdlog.New(log.With().Str("component", "http").Logger(), "", 0),
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -71,7 +74,11 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		go watchInstance(ctx, cfg, ids, log, leaving)
 	}
 	selfURL := fmt.Sprintf("http://127.0.0.1:%d%s", cfg.Port, contract.C.HealthPath)
-	if every := notify.Watchdog(ctx, func(ctx context.Context, deadline time.Duration) error {
+	// The watchdog pings through the drain delay and stops before Shutdown closes the listener, so
+	// the self-check does not report the planned close as a failure.
+	watchdogCtx, stopWatchdog := context.WithCancel(ctx)
+	defer stopWatchdog()
+	if every := notify.Watchdog(watchdogCtx, func(ctx context.Context, deadline time.Duration) error {
 		_, err := health.Probe(ctx, selfURL, deadline)
 		return err
 	}, func(err error) {
@@ -90,12 +97,25 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	case <-ctx.Done():
 		reason = "context ended"
 	}
-	return drain(reason, cfg, state, notify, sm, srv, sigs, log)
+	return shutdown{cfg: cfg, state: state, notify: notify, stress: sm, srv: srv, sigs: sigs,
+		stopWatchdog: stopWatchdog, log: log}.drain(reason)
+}
+
+// shutdown is what the drain acts on.
+type shutdown struct {
+	cfg          config.Config
+	state        *health.State
+	notify       *systemd.Notifier
+	stress       *stress.Manager
+	srv          *http.Server
+	sigs         <-chan os.Signal
+	stopWatchdog func()
+	log          zerolog.Logger
 }
 
 // drain is the shutdown sequence, in order.
-func drain(reason string, cfg config.Config, state *health.State, notify *systemd.Notifier,
-	sm *stress.Manager, srv *http.Server, sigs <-chan os.Signal, log zerolog.Logger) error {
+func (d shutdown) drain(reason string) error {
+	cfg, state, notify, sm, srv, log := d.cfg, d.state, d.notify, d.stress, d.srv, d.log
 	start := time.Now()
 	// 1. Fail the health check so the load balancer stops sending new requests, and ask clients on
 	//    kept-alive connections to reconnect (to another instance).
@@ -110,7 +130,7 @@ func drain(reason string, cfg config.Config, state *health.State, notify *system
 		t := time.NewTimer(cfg.DrainDelay)
 		select {
 		case <-t.C:
-		case s := <-sigs:
+		case s := <-d.sigs:
 			t.Stop()
 			log.Warn().Str("signal", s.String()).Msg("second signal: drain delay cut short")
 		}
@@ -120,6 +140,7 @@ func drain(reason string, cfg config.Config, state *health.State, notify *system
 		log.Info().Int64("id", job.ID).Msg("cpu stress stopped for shutdown")
 	}
 	// 5. Stop accepting, let in-flight requests finish within the shutdown timeout.
+	d.stopWatchdog()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
@@ -130,20 +151,33 @@ func drain(reason string, cfg config.Config, state *health.State, notify *system
 	return nil
 }
 
-// watchInstance reads the identity from IMDS once, then watches for the instance leaving service.
+// watchInstance reads the identity from IMDS and watches for the instance leaving service. A failed
+// first read (off EC2, or a slow answer at boot) is retried at every poll, so one hiccup neither leaves
+// an EC2 instance answering as "local" nor turns off its early drain.
 func watchInstance(ctx context.Context, cfg config.Config, ids *identity.Holder, log zerolog.Logger, leaving chan<- string) {
 	c := identity.NewClient(cfg.IMDSEndpoint, cfg.IMDSProbeTimeout)
-	id, err := c.Identity(ctx)
-	if err != nil {
-		if !errors.Is(ctx.Err(), context.Canceled) {
-			log.Info().Err(err).Msg("no instance metadata: answering as a local instance")
+	known := false
+	resolve := func() {
+		id, err := c.Identity(ctx)
+		switch {
+		case err == nil:
+			ids.Set(id)
+			known = true
+			log.Info().Str("instance_id", id.InstanceID).Str("az", id.AvailabilityZone).Msg("instance identity from IMDSv2")
+		case ctx.Err() == nil:
+			log.Debug().Err(err).Msg("no instance metadata yet: answering as a local instance")
 		}
-		return
 	}
-	ids.Set(id)
-	log.Info().Str("instance_id", id.InstanceID).Str("az", id.AvailabilityZone).Msg("instance identity from IMDSv2")
+	resolve()
+	if !known {
+		log.Info().Msg("no instance metadata: answering as a local instance, asking again every 5 s")
+	}
 	c.Watch(ctx, lifecyclePoll, func(reason string) { leaving <- reason }, func(err error) {
 		log.Debug().Err(err).Msg("instance metadata poll failed")
+	}, func() {
+		if !known {
+			resolve()
+		}
 	})
 }
 

@@ -52,8 +52,10 @@ func TestDrainWaitsForInFlight(t *testing.T) {
 	}
 	cfg := config.Config{DrainDelay: 50 * time.Millisecond, ShutdownTimeout: 5 * time.Second}
 	drained := make(chan error, 1)
+	watchdogStopped := false
 	go func() {
-		drained <- drain("test", cfg, state, systemd.New(nil), sm, srv, make(chan os.Signal), zerolog.Nop())
+		drained <- shutdown{cfg: cfg, state: state, notify: systemd.New(nil), stress: sm, srv: srv,
+			sigs: make(chan os.Signal), stopWatchdog: func() { watchdogStopped = true }, log: zerolog.Nop()}.drain("test")
 	}()
 
 	time.Sleep(150 * time.Millisecond) // past the drain delay: now in Shutdown, waiting for the handler
@@ -75,6 +77,9 @@ func TestDrainWaitsForInFlight(t *testing.T) {
 	if err := <-drained; err != nil {
 		t.Fatalf("drain: %v", err)
 	}
+	if !watchdogStopped {
+		t.Fatal("watchdog still pinging after the drain")
+	}
 }
 
 func TestDrainTimeoutIsAnError(t *testing.T) {
@@ -88,8 +93,9 @@ func TestDrainTimeoutIsAnError(t *testing.T) {
 	go func() { _, _ = http.Get("http://" + ln.Addr().String()) }()
 	<-entered
 	cfg := config.Config{ShutdownTimeout: 100 * time.Millisecond}
-	err := drain("test", cfg, health.NewState(time.Now), systemd.New(nil), stress.NewManager(false, nil), srv,
-		make(chan os.Signal), zerolog.Nop())
+	err := shutdown{cfg: cfg, state: health.NewState(time.Now), notify: systemd.New(nil),
+		stress: stress.NewManager(false, nil), srv: srv, sigs: make(chan os.Signal), stopWatchdog: func() {},
+		log: zerolog.Nop()}.drain("test")
 	if err == nil || !strings.Contains(err.Error(), "in-flight requests cut after 100ms") {
 		t.Fatalf("err = %v", err)
 	}

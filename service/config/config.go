@@ -121,6 +121,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
 	c := Config{IMDSProbeTimeout: 300 * time.Millisecond}
+	given := map[string]string{} // env name -> "NAME=value" as given, for errors that involve two settings
 	for _, s := range settings {
 		v, name := s.def, s.env
 		if e := getenv(s.env); e != "" {
@@ -129,17 +130,17 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		if set[s.flag] {
 			v, name = flags[s.flag].v, "-"+s.flag
 		}
+		shown := v
+		if s.env == "STRESS_TOKEN" {
+			shown = "<redacted>"
+		}
+		given[s.env] = fmt.Sprintf("%s=%q", name, shown)
 		if err := s.parse(&c, strings.TrimSpace(v)); err != nil {
-			shown := v
-			if s.env == "STRESS_TOKEN" {
-				shown = "<redacted>"
-			}
-			return Config{}, fmt.Errorf("invalid %s=%q: %w", name, shown, err)
+			return Config{}, fmt.Errorf("invalid %s: %w", given[s.env], err)
 		}
 	}
 	if c.CPUStressTime > c.StressMax {
-		return Config{}, fmt.Errorf("invalid CPU_STRESS_TIME=%q: must not exceed STRESS_MAX_SECONDS (%s)",
-			c.CPUStressTime, c.StressMax)
+		return Config{}, fmt.Errorf("invalid %s: must not exceed %s", given["CPU_STRESS_TIME"], given["STRESS_MAX_SECONDS"])
 	}
 	return c, nil
 }

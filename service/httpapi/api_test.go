@@ -85,9 +85,9 @@ func TestBadRequests(t *testing.T) {
 		{"DELETE", "/cpu", 404, "no CPU stress job"},
 		{"GET", "/cpu/status?x", 400, "takes no parameters"},
 		{"PUT", "/cpu", 405, "not allowed"},
+		{"HEAD", "/cpu", 405, "would start a CPU stress job"},
 		{"POST", "/health", 405, "not allowed"},
 		{"GET", "/health?verbose=maybe", 400, "true/false"},
-		{"GET", "/health?verbos=1", 400, "unknown parameter"},
 		{"POST", "/health/fail?seconds=x", 400, "not a number"},
 		{"POST", "/health/fail?seconds=3601", 400, "out of range"},
 		{"GET", "/health/fail", 405, "not allowed"},
@@ -131,6 +131,9 @@ func TestHealth(t *testing.T) {
 	check(200, "UP")
 	if rec := do(h, "HEAD", "/health", nil); rec.Code != 200 {
 		t.Fatalf("HEAD /health = %d", rec.Code)
+	}
+	if rec := do(h, "GET", "/health?from=alb&_=1700000000", nil); rec.Code != 200 || rec.Body.String() != "UP" {
+		t.Fatalf("GET /health with foreign parameters = %d %q", rec.Code, rec.Body)
 	}
 
 	if rec := do(h, "POST", "/health/fail?seconds=30", nil); rec.Code != 200 {
@@ -275,6 +278,7 @@ func TestMetrics(t *testing.T) {
 	h, _, _ := newTestAPI(t, nil)
 	do(h, "GET", "/health", nil)
 	do(h, "GET", "/no/such/path/12345", nil)
+	do(h, "FOO12345", "/health", nil)
 	do(h, "POST", "/cpu?seconds=5&load=1&workers=2", nil)
 	rec := do(h, "GET", "/metrics", nil)
 	body, _ := io.ReadAll(rec.Body)
@@ -282,6 +286,7 @@ func TestMetrics(t *testing.T) {
 		`scaleapp_http_requests_total{code="200",method="GET",route="/health"} 1`,
 		`scaleapp_http_requests_total{code="404",method="GET",route="/"} 1`,
 		`scaleapp_http_request_duration_seconds_bucket{route="/health",le="0.001"}`,
+		`scaleapp_http_requests_total{code="405",method="other",route="/health"} 1`,
 		"scaleapp_stress_active 1", "scaleapp_stress_workers 2", "scaleapp_stress_load_percent 1",
 		"scaleapp_build_info{", "process_cpu_seconds_total", "go_goroutines",
 	} {

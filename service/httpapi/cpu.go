@@ -11,6 +11,11 @@ import (
 // ?load=P percent of each worker (1-100, default 100), ?workers=N (default every CPU, at most 4 per CPU).
 // It answers 202 at once; the job runs in the background.
 func (a *api) cpuStart(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodHead { // a link checker's or monitor's HEAD must not burn the instance
+		w.Header().Set("Allow", "DELETE, GET, POST")
+		writeError(w, http.StatusMethodNotAllowed, "HEAD /cpu would start a CPU stress job; use GET or POST")
+		return
+	}
 	p, err := a.cpuParams(r.URL.RawQuery)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())

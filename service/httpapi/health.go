@@ -28,10 +28,9 @@ type stressReport struct {
 	Job     *stress.Job `json:"job,omitempty"`
 }
 
-var okBody = []byte(health.Up)
-
-// health answers the load balancer: 200 UP, or 503 DRAINING / UNHEALTHY. It is on the ALB's hot path, so
-// the plain answer allocates nothing; ?verbose=1 or Accept: application/json gives the full report.
+// health answers the load balancer: 200 UP, or 503 DRAINING / UNHEALTHY; ?verbose=1 or
+// Accept: application/json gives the full report. Other parameters are ignored, unlike elsewhere: a
+// health check path configured with a query (or a monitor's cache-buster) must not fail the instance.
 func (a *api) health(w http.ResponseWriter, r *http.Request) {
 	st := a.Health.Status()
 	code := http.StatusOK
@@ -40,16 +39,12 @@ func (a *api) health(w http.ResponseWriter, r *http.Request) {
 	}
 	verbose := strings.Contains(r.Header.Get("Accept"), "application/json")
 	if r.URL.RawQuery != "" {
-		q, err := parseQuery(r.URL.RawQuery, "verbose")
-		if err == nil {
-			var v bool
-			v, err = q.flag("verbose")
-			verbose = verbose || v
-		}
+		v, err := query{r.URL.Query()}.flag("verbose")
 		if err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
+		verbose = verbose || v
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	if verbose {
@@ -58,10 +53,6 @@ func (a *api) health(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(code)
-	if st == health.Up {
-		_, _ = w.Write(okBody)
-		return
-	}
 	_, _ = w.Write([]byte(st))
 }
 
@@ -80,7 +71,8 @@ func (a *api) healthReport(st health.Status) healthReport {
 	return rep
 }
 
-// maxFailure bounds an injected failure: long enough for any ALB to give up on the instance.
+// An injected failure lasts 5 minutes unless told otherwise: far longer than an ALB needs to mark the
+// instance unhealthy (2 checks 5 s apart here), so the ASG's replacement is what ends it. An hour at most.
 const (
 	defaultFailure = 5 * time.Minute
 	maxFailure     = time.Hour

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scaleapp/scaleapp/service/stress"
 )
 
 func TestQuerySeconds(t *testing.T) {
@@ -61,7 +63,7 @@ func FuzzCPUParams(f *testing.F) {
 			return
 		}
 		if p.Duration < time.Millisecond || p.Duration > 900*time.Second || p.Load < 1 || p.Load > 100 ||
-			p.Workers < 1 || p.Workers > 4*64*1024 {
+			p.Workers < 1 || p.Workers > stress.MaxWorkers() {
 			t.Fatalf("out-of-bounds params %+v from %q", p, raw)
 		}
 	})

@@ -131,7 +131,7 @@ func TestWatchCallsLeaveOnce(t *testing.T) {
 	defer cancel()
 	done := make(chan struct{})
 	go func() {
-		c.Watch(ctx, 20*time.Millisecond, func(r string) { reasons <- r }, func(err error) { t.Errorf("poll: %v", err) })
+		c.Watch(ctx, 20*time.Millisecond, func(r string) { reasons <- r }, func(err error) { t.Errorf("poll: %v", err) }, nil)
 		close(done)
 	}()
 	time.Sleep(100 * time.Millisecond)
@@ -147,5 +147,20 @@ func TestWatchCallsLeaveOnce(t *testing.T) {
 	<-done
 	if len(reasons) != 0 {
 		t.Fatal("leave called twice")
+	}
+}
+
+// TestSilentIMDSFailsFast: off EC2, 169.254.169.254 usually drops packets instead of refusing; a
+// listener that accepts and never answers stands in for it. The fallback must come within the budget.
+func TestSilentIMDSFailsFast(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer srv.Close()
+	c := NewClient(srv.URL, 300*time.Millisecond)
+	start := time.Now()
+	if _, err := c.Identity(context.Background()); err == nil {
+		t.Fatal("identity from a silent endpoint")
+	}
+	if took := time.Since(start); took < 250*time.Millisecond || took > 450*time.Millisecond {
+		t.Fatalf("gave up after %s, want about 300 ms", took)
 	}
 }

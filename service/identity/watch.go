@@ -29,8 +29,8 @@ func (c *Client) Leaving(ctx context.Context) (string, error) {
 
 // Watch polls Leaving every interval until ctx ends or a notice arrives; then it calls leave once with
 // the reason and returns. Errors are passed to onErr and polling goes on: IMDS hiccups must not drain a
-// healthy instance.
-func (c *Client) Watch(ctx context.Context, interval time.Duration, leave func(reason string), onErr func(error)) {
+// healthy instance. each, if not nil, runs before every poll.
+func (c *Client) Watch(ctx context.Context, interval time.Duration, leave func(reason string), onErr func(error), each func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -38,6 +38,9 @@ func (c *Client) Watch(ctx context.Context, interval time.Duration, leave func(r
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if each != nil {
+			each()
 		}
 		reason, err := c.Leaving(ctx)
 		if err != nil {

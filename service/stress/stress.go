@@ -50,8 +50,8 @@ var ErrRunning = errors.New("a CPU stress job is already running")
 // Manager runs at most one job at a time.
 type Manager struct {
 	isolate  bool
-	baseProc int
-	onChange func(job Job)
+	onChange func()
+	notifyMu sync.Mutex // one onChange at a time, so the last call always sees the latest state
 
 	mu     sync.Mutex
 	nextID int64
@@ -67,9 +67,10 @@ type run struct {
 	final Job           // the job as it ended, set before done is closed
 }
 
-// NewManager makes a manager. onChange, if not nil, is called after a job starts and after it ends.
-func NewManager(isolate bool, onChange func(Job)) *Manager {
-	return &Manager{isolate: isolate, baseProc: runtime.GOMAXPROCS(0), onChange: onChange}
+// NewManager makes a manager. onChange, if not nil, is called after a job starts and after it ends;
+// it reads the state it reports with Status, so calls that cross each other still end on the truth.
+func NewManager(isolate bool, onChange func()) *Manager {
+	return &Manager{isolate: isolate, onChange: onChange}
 }
 
 // MaxWorkers is the most burners a job may ask for.
@@ -98,7 +99,7 @@ func (m *Manager) Start(p Params) (Job, error) {
 	m.last = &job
 	if m.isolate {
 		// Headroom: burners hold their Ps, the server keeps the ones it had.
-		runtime.GOMAXPROCS(m.baseProc + p.Workers)
+		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + p.Workers)
 	}
 	m.mu.Unlock()
 
@@ -114,7 +115,7 @@ func (m *Manager) Start(p Params) (Job, error) {
 		wg.Wait()
 		m.finish(r)
 	}()
-	m.notify(job)
+	m.notify()
 	return job, nil
 }
 
@@ -124,7 +125,7 @@ func (m *Manager) finish(r *run) {
 	end := time.Now()
 	job := r.job
 	job.State = Finished
-	if r.stop.Load() {
+	if r.stop.Load() && end.Before(job.EndsAt) {
 		job.State = Stopped
 	}
 	job.EndedAt = &end
@@ -132,17 +133,21 @@ func (m *Manager) finish(r *run) {
 	m.last = &job
 	m.cur = nil
 	if m.isolate {
-		runtime.GOMAXPROCS(m.baseProc)
+		// Back to the runtime's own value, which also keeps following the CPU quota (Go >= 1.25).
+		runtime.SetDefaultGOMAXPROCS()
 	}
 	m.mu.Unlock()
-	m.notify(job) // before done, so whoever waits in Stop sees the status already updated
+	m.notify() // before done, so whoever waits in Stop sees the status already updated
 	close(r.done)
 }
 
-func (m *Manager) notify(job Job) {
-	if m.onChange != nil {
-		m.onChange(job)
+func (m *Manager) notify() {
+	if m.onChange == nil {
+		return
 	}
+	m.notifyMu.Lock()
+	defer m.notifyMu.Unlock()
+	m.onChange()
 }
 
 // Stop ends the running job and waits until its burners have returned. ok is false when none ran.

@@ -84,7 +84,11 @@ func TestStopFreesEverything(t *testing.T) {
 	base := runtime.GOMAXPROCS(0)
 	before := runtime.NumGoroutine()
 	var events []string
-	m := NewManager(true, func(j Job) { events = append(events, j.State) })
+	var m *Manager
+	m = NewManager(true, func() {
+		job, _, _ := m.Status()
+		events = append(events, job.State)
+	})
 	if _, err := m.Start(Params{Duration: time.Minute, Load: 10, Workers: 3}); err != nil {
 		t.Fatal(err)
 	}

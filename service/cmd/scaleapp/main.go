@@ -43,6 +43,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "scaleapp: "+err.Error())
+		if healthcheck {
+			return exitFailure // a HEALTHCHECK command may only answer 0 or 1 (Docker reserves 2)
+		}
 		return exitConfig
 	}
 	if healthcheck {

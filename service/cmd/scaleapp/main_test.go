@@ -324,6 +324,11 @@ func TestHealthcheckSubcommand(t *testing.T) {
 	if code, out := run(); code != 1 || !strings.Contains(out, "connection refused") {
 		t.Fatalf("healthcheck with nothing listening: %d %q", code, out)
 	}
+	cmd := exec.Command(binary, "healthcheck")
+	cmd.Env = []string{"PORT=http"}
+	if out, err := cmd.CombinedOutput(); err == nil || cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "invalid PORT") {
+		t.Fatalf("healthcheck with a bad PORT: %v %q (want exit 1: 2 is reserved for HEALTHCHECK)", err, out)
+	}
 }
 
 // metadataMock starts AWS's own IMDS simulator (installed by scripts/install-tools.sh), IMDSv2 only.
