@@ -28,5 +28,7 @@ shell_clean() {
 step "gofmt" gofmt_clean
 step "shellcheck" shell_clean
 step "terraform (fmt, tflint, tfsec, docs)" terraform/test/lint.sh
-step "packer (fmt, validate)" scripts/bake.sh validate
+step "packer fmt" packer fmt -check -diff -recursive packer
+step "packer plugin (ours, for validate)" packer/plugin/install.sh
+step "packer validate (amazon + scaleapp plugins)" scripts/bake.sh validate
 step "Jenkinsfile (npm-groovy-lint)" scripts/lint-jenkinsfile.sh
