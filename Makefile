@@ -10,10 +10,10 @@ GOARCH  ?= amd64
 LDFLAGS := -s -w -X $(MODULE)/service/buildinfo.Version=$(VERSION) -X $(MODULE)/service/buildinfo.Commit=$(COMMIT)
 BIN     := bin/scaleapp
 
-TOOLS ?= $(HOME)/.cache/scaleapp-tools
-export SCALEAPP_TOOLS := $(TOOLS)
-export PATH := $(TOOLS)/bin:$(PATH)
-export PACKER_PLUGIN_PATH ?= $(TOOLS)/packer-plugins
+# Where scripts/install-tools.sh puts the pinned tools (outside the repo, kept between runs).
+export SCALEAPP_TOOLS ?= $(HOME)/.cache/scaleapp-tools
+export PATH := $(SCALEAPP_TOOLS)/bin:$(PATH)
+export PACKER_PLUGIN_PATH ?= $(SCALEAPP_TOOLS)/packer-plugins
 
 .PHONY: help run build tools test test-go test-plugin lint test-image test-container bench \
 	image image-run bake smoke scale-test clean
@@ -28,7 +28,7 @@ build: ## the static binary bin/scaleapp (GOARCH=arm64 for Graviton)
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./service/cmd/scaleapp
 	@ls -l $(BIN) | awk '{print "built $(BIN) ($(VERSION), $(COMMIT), $(GOARCH)):", $$5, "bytes"}'
 
-tools: ## install the pinned test and bake tools into $(TOOLS), and the project's Packer plugin
+tools: ## install the pinned test and bake tools into ~/.cache/scaleapp-tools, and our Packer plugin
 	scripts/install-tools.sh
 	packer/plugin/install.sh
 
