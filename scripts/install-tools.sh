@@ -29,8 +29,9 @@ step() { printf '[tools %s] %s\n' "$(date +%T)" "$*"; }
 timed() { local t0=$SECONDS; "$@"; step "  done in $((SECONDS - t0)) s"; }
 
 have_version() { # BIN_NAME EXPECTED VERSION-ARGS...
-  local name=$1 want=$2; shift 2
-  [ -x "$BIN/$name" ] && "$BIN/$name" "$@" 2>/dev/null | grep -q -- "$want"
+  local name=$1 want=$2 out; shift 2
+  # Captured first: with pipefail, `tool | grep -q` fails when grep exits before the tool has written.
+  [ -x "$BIN/$name" ] && out=$("$BIN/$name" "$@" 2>/dev/null) && grep -q -- "$want" <<<"$out"
 }
 
 # go_build_module MODULE VERSION OUT: builds a module's main package inside the module cache, for tools
@@ -62,7 +63,7 @@ install_go_tools() {
 
 install_packer() {
   have_version packer "$PACKER_VERSION" version || { step "packer $PACKER_VERSION (builds from source, ~3 min cold)"; timed go_build_module github.com/hashicorp/packer "v$PACKER_VERSION" "$BIN/packer"; }
-  if ! "$BIN/packer" plugins installed 2>/dev/null | grep -q "amazon/packer-plugin-amazon_v${AMAZON_PLUGIN_VERSION}_"; then
+  if ! grep -q "amazon/packer-plugin-amazon_v${AMAZON_PLUGIN_VERSION}_" <<<"$("$BIN/packer" plugins installed 2>/dev/null)"; then
     step "packer-plugin-amazon $AMAZON_PLUGIN_VERSION"
     local info sum dir out
     info=$(GONOSUMDB=github.com/hashicorp/packer-plugin-amazon go mod download -json "github.com/hashicorp/packer-plugin-amazon@v$AMAZON_PLUGIN_VERSION")

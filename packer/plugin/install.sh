@@ -60,7 +60,8 @@ else
 fi
 
 # Prove packer itself sees it, not just that a file exists.
-if ! packer plugins installed | grep -qxF "$installed"; then
+# (Output captured first: with pipefail, `packer ... | grep -q` can fail on SIGPIPE.)
+if ! grep -qxF "$installed" <<<"$(packer plugins installed)"; then
   echo "install.sh: packer plugins installed does not list $installed (PACKER_PLUGIN_PATH=$PACKER_PLUGIN_PATH)" >&2
   exit 1
 fi

@@ -98,7 +98,9 @@ container_boot() {
   [ ${#name} -le 12 ] || fail "container name $name longer than 12 characters"
   ! ip link show "ve-$name" >/dev/null 2>&1 || fail "interface ve-$name exists already (another test run?)"
   subnet=$C_NEXT_SUBNET
-  while ip -o -4 addr show | grep -q " 10\.234\.$subnet\."; do subnet=$((subnet + 1)); done
+  local addrs
+  addrs=$(ip -o -4 addr show) # captured: with pipefail, `ip | grep -q` can fail on SIGPIPE
+  while grep -q " 10\.234\.$subnet\." <<<"$addrs"; do subnet=$((subnet + 1)); done
   C_NEXT_SUBNET=$((subnet + 1))
   mkdir "$CG2/$cg"
   [ -z "$CG1" ] || mkdir "$CG1/$cg"
