@@ -117,10 +117,9 @@ type shutdown struct {
 func (d shutdown) drain(reason string) error {
 	cfg, state, notify, sm, srv, log := d.cfg, d.state, d.notify, d.stress, d.srv, d.log
 	start := time.Now()
-	// 1. Fail the health check so the load balancer stops sending new requests, and ask clients on
-	//    kept-alive connections to reconnect (to another instance).
+	// 1. Fail the health check so the load balancer stops sending new requests; from now on every
+	//    response closes its connection, so clients reconnect (to another instance).
 	state.Drain(reason)
-	srv.SetKeepAlivesEnabled(false)
 	// 2. Tell systemd we are stopping on purpose (also when the ASG, not systemd, asked).
 	notify.Stopping("draining: " + reason)
 	log.Info().Str("reason", reason).Dur("drain_delay", cfg.DrainDelay).Msg("draining")

@@ -49,7 +49,20 @@ func New(d Deps) http.Handler {
 	route("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path+" (see GET /)")
 	}))
-	return mux
+	return a.closeWhileDraining(mux)
+}
+
+// closeWhileDraining ends every kept-alive connection after its next response once the instance drains,
+// so clients reconnect (through the ALB, to another instance). Unlike http.Server.SetKeepAlivesEnabled,
+// it never closes a connection under a request the server is still reading: that one would be handled
+// and its answer lost.
+func (a *api) closeWhileDraining(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.Health.DrainReason() != "" {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // methods routes by HTTP method and answers anything else with a JSON 405 and an Allow header.

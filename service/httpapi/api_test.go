@@ -145,8 +145,16 @@ func TestHealth(t *testing.T) {
 	}
 	check(200, "UP")
 
+	if rec := do(h, "GET", "/version", nil); rec.Header().Get("Connection") != "" {
+		t.Fatal("Connection: close before draining")
+	}
 	st.Drain("test")
 	check(503, "DRAINING")
+	for _, path := range []string{"/health", "/version", "/nope"} {
+		if rec := do(h, "GET", path, nil); rec.Header().Get("Connection") != "close" {
+			t.Fatalf("GET %s while draining lacks Connection: close", path)
+		}
+	}
 }
 
 func TestHealthVerbose(t *testing.T) {

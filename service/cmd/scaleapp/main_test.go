@@ -203,10 +203,10 @@ func TestNotifyIsNoopWithoutSocket(t *testing.T) {
 	}
 }
 
-// TestDrain: during the drain delay /health answers 503 DRAINING with Connection: close, and kept-alive
-// idle connections are closed, so clients (the ALB) reconnect, to other instances; then the process exits
-// 0. (A request whose handler is still running at shutdown is tested in package app, with a handler slow
-// on purpose.)
+// TestDrain: during the drain delay /health answers 503 DRAINING, and every answer, on a kept-alive
+// connection too, says Connection: close and ends the connection, so clients (the ALB) reconnect, to
+// other instances; then the process exits 0. (A request whose handler is still running at shutdown is
+// tested in package app, with a handler slow on purpose.)
 func TestDrain(t *testing.T) {
 	p := start(t, "DRAIN_DELAY=600ms", "SHUTDOWN_TIMEOUT=5s")
 	addr := strings.TrimPrefix(p.base, "http://")
@@ -249,12 +249,19 @@ func TestDrain(t *testing.T) {
 		t.Fatalf("during the drain delay /health = %d %q, want 503 DRAINING", code, body)
 	}
 	t.Logf("/health turned 503 DRAINING %s after SIGTERM", time.Since(sigterm).Round(time.Millisecond))
-	if resp, body, err := ask(dial()); err != nil || resp.StatusCode != 503 || body != "DRAINING" || !resp.Close {
-		t.Fatalf("new connection during the drain: %v %v %q (want 503 DRAINING, Connection: close)", err, resp, body)
-	}
-	_ = idle.SetReadDeadline(time.Now().Add(time.Second))
-	if _, err := idleR.ReadByte(); err != io.EOF {
-		t.Fatalf("kept-alive idle connection still open during the drain: %v", err)
+	for name, conn := range map[string]net.Conn{"kept-alive": idle, "new": nil} {
+		r := idleR
+		if conn == nil {
+			conn, r = dial()
+		}
+		resp, body, err := ask(conn, r)
+		if err != nil || resp.StatusCode != 503 || body != "DRAINING" || !resp.Close {
+			t.Fatalf("%s connection during the drain: %v %v %q (want 503 DRAINING, Connection: close)", name, err, resp, body)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+		if _, err := r.ReadByte(); err != io.EOF {
+			t.Fatalf("%s connection still open after a Connection: close answer: %v", name, err)
+		}
 	}
 	select {
 	case err := <-p.exited:
