@@ -209,3 +209,89 @@ func TestJenkinsfileCheckFailsOnRealFileWithBogusStep(t *testing.T) {
 		t.Errorf("errors %v, want both bogus references reported", errs)
 	}
 }
+
+// jenkinsArchive finds an archiveArtifacts step's includes; the statement runs on while lines end in ",".
+var jenkinsArchive = regexp.MustCompile(`archiveArtifacts\s*\(?\s*artifacts\s*:\s*'([^']*)'`)
+
+// antMatch reports whether one of the comma-separated Ant patterns matches path (*, ** and ? only).
+func antMatch(patterns, path string) bool {
+	for _, p := range strings.Split(patterns, ",") {
+		var re strings.Builder
+		p = strings.TrimSpace(p)
+		for i := 0; i < len(p); i++ {
+			switch {
+			case strings.HasPrefix(p[i:], "**"):
+				re.WriteString(".*")
+				i++
+			case p[i] == '*':
+				re.WriteString("[^/]*")
+			case p[i] == '?':
+				re.WriteString("[^/]")
+			default:
+				re.WriteString(regexp.QuoteMeta(p[i : i+1]))
+			}
+		}
+		if p != "" && regexp.MustCompile("^"+re.String()+"$").MatchString(path) {
+			return true
+		}
+	}
+	return false
+}
+
+// archivedSecrets returns the archiveArtifacts steps that would archive path (not excluded).
+func archivedSecrets(src, path string) []string {
+	var bad []string
+	for _, m := range jenkinsArchive.FindAllStringSubmatchIndex(src, -1) {
+		stmt := src[m[0]:]
+		for end := 0; ; {
+			nl := strings.IndexByte(stmt[end:], '\n')
+			if nl < 0 {
+				break
+			}
+			if !strings.HasSuffix(strings.TrimSpace(stmt[:end+nl]), ",") {
+				stmt = stmt[:end+nl]
+				break
+			}
+			end += nl + 1
+		}
+		excludes := ""
+		if x := regexp.MustCompile(`excludes\s*:\s*'([^']*)'`).FindStringSubmatch(stmt); x != nil {
+			excludes = x[1]
+		}
+		if antMatch(src[m[2]:m[3]], path) && !antMatch(excludes, path) {
+			bad = append(bad, jenkinsFirstLine(strings.TrimSpace(stmt)))
+		}
+	}
+	return bad
+}
+
+// A saved Terraform plan holds sensitive variables in clear (scripts/terraform.sh writes it to
+// dist/scaleapp.tfplan): it must stay in the workspace, never become a build artifact.
+func TestJenkinsfileDoesNotArchiveTheBinaryPlan(t *testing.T) {
+	const plan = "dist/scaleapp.tfplan"
+	if !strings.Contains(readRepoFile(t, "scripts/terraform.sh"), "PLAN=$DIST/scaleapp.tfplan") {
+		t.Fatalf("scripts/terraform.sh no longer saves the plan as %s: update this test", plan)
+	}
+	src := readRepoFile(t, "Jenkinsfile")
+	if n := len(jenkinsArchive.FindAllString(src, -1)); n != strings.Count(src, "archiveArtifacts") || n < 2 {
+		t.Fatalf("parsed %d archiveArtifacts steps, the file has %d", n, strings.Count(src, "archiveArtifacts"))
+	}
+	for _, step := range archivedSecrets(src, plan) {
+		t.Errorf("%s archives %s", step, plan)
+	}
+	cases := []struct {
+		jenkinsfile string
+		bad         bool
+	}{
+		{"archiveArtifacts artifacts: 'dist/scaleapp.tfplan*, dist/tfplan.txt', allowEmptyArchive: true,\n    fingerprint: true", true},
+		{"archiveArtifacts artifacts: 'dist/**', allowEmptyArchive: true", true},
+		{"archiveArtifacts artifacts: 'dist/**',\n    excludes: 'dist/*.tfplan'", false},
+		{"archiveArtifacts artifacts: 'dist/**'\nfoo excludes: 'dist/*.tfplan'", true}, // another statement's excludes
+		{"archiveArtifacts artifacts: 'dist/scaleapp.tfplan.sha256, dist/tfplan.txt'", false},
+	}
+	for _, c := range cases {
+		if got := len(archivedSecrets(c.jenkinsfile, plan)) > 0; got != c.bad {
+			t.Errorf("archivedSecrets(%q) found a problem = %v, want %v", c.jenkinsfile, got, c.bad)
+		}
+	}
+}

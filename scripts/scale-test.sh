@@ -14,5 +14,9 @@ desired=$(aws autoscaling describe-auto-scaling-groups --auto-scaling-group-name
   --query 'AutoScalingGroups[0].DesiredCapacity' --output text)
 [[ $desired =~ ^[0-9]+$ ]] || { echo "scale-test.sh: cannot read the desired capacity of $asg (got '$desired')" >&2; exit 2; }
 mkdir -p dist
-# The timeline is the proof a person reads: keep a copy for the build's artifacts.
-go run ./scripts/scale-test -url "$url" -asg "$asg" -target-group "$tg" -instances "$desired" "$@" | tee dist/scale-test.txt
+# Built, not `go run`: go run turns every failure into exit 1, losing the test's exit 2 for usage errors.
+echo "scale-test.sh: building dist/scale-test" >&2
+go build -o dist/scale-test ./scripts/scale-test
+# The timeline and any error are the proof a person reads: keep a copy for the build's artifacts. With
+# pipefail (set above) the pipeline, hence this script, exits with the test's code when tee succeeds.
+dist/scale-test -url "$url" -asg "$asg" -target-group "$tg" -instances "$desired" "$@" 2>&1 | tee dist/scale-test.txt

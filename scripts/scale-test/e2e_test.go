@@ -123,7 +123,7 @@ func TestRunEndToEnd(t *testing.T) {
 			name:    "no scale-out",
 			script:  []fleetStep{{2, 2, 2}},
 			timeout: "5s", wantCode: 1,
-			want: []string{"desired 2  in-service 2  healthy 2", "FAIL: no scale-out within ", " s: in-service stayed at 2 (desired capacity never rose)",
+			want: []string{"desired 2  in-service 2  healthy 2", "FAIL: no scale-out within ", " s from desired capacity 2 (desired capacity never rose)",
 				"stopped 2 stress job(s)"},
 		},
 	}

@@ -48,8 +48,9 @@ func (s Sample) Line() string {
 // Verdict sums a run up.
 type Verdict struct {
 	ScaledOut     bool
-	From, To      int           // in-service instances at the first good poll, and the most seen
-	After         time.Duration // elapsed at the first poll with more in-service instances than From
+	From          int           // desired capacity at the first good poll: the baseline
+	To            int           // the most in-service instances seen in a scale-out poll (From if none)
+	After         time.Duration // elapsed at the first scale-out poll: desired and in-service both above From
 	DesiredRaised bool
 	DesiredAfter  time.Duration // elapsed at the first poll whose desired capacity exceeds From
 	Reached       []string      // every distinct instance id that answered through the ALB
@@ -59,8 +60,10 @@ type Verdict struct {
 // ErrNoData means no poll succeeded, so there is no baseline to compare with.
 var ErrNoData = errors.New("no successful poll of the Auto Scaling group: nothing to judge")
 
-// Judge computes the verdict. The baseline is the first poll that did not fail: instances that were
-// already launching before the test count as the starting point, not as a scale-out.
+// Judge computes the verdict. The baseline is the desired capacity at the first poll that did not fail,
+// so instances still launching then are not a scale-out when they come in service. A scale-out poll needs
+// desired capacity above the baseline as well as more in-service instances: an instance refresh briefly
+// adds an instance (max healthy 150%) but never raises desired capacity.
 func Judge(samples []Sample) (Verdict, error) {
 	var v Verdict
 	base := -1
@@ -73,7 +76,7 @@ func Judge(samples []Sample) (Verdict, error) {
 	if base < 0 {
 		return v, ErrNoData
 	}
-	v.From = samples[base].InService
+	v.From = samples[base].Desired
 	v.To = v.From
 	seen := map[string]bool{}
 	for _, s := range samples {
@@ -87,10 +90,11 @@ func Judge(samples []Sample) (Verdict, error) {
 		if s.Desired > v.From && !v.DesiredRaised {
 			v.DesiredRaised, v.DesiredAfter = true, s.Elapsed
 		}
-		if s.InService > v.To {
-			v.To = s.InService
+		if s.Desired <= v.From || s.InService <= v.From {
+			continue
 		}
-		if s.InService > v.From && !v.ScaledOut {
+		v.To = max(v.To, s.InService)
+		if !v.ScaledOut {
 			v.ScaledOut, v.After = true, s.Elapsed
 		}
 	}
@@ -117,7 +121,7 @@ func (v Verdict) String() string {
 		if v.DesiredRaised {
 			desired = fmt.Sprintf("desired capacity rose after %d s but no new instance came in service", secs(v.DesiredAfter))
 		}
-		return fmt.Sprintf("FAIL: no scale-out within %d s: in-service stayed at %d (%s); %s",
+		return fmt.Sprintf("FAIL: no scale-out within %d s from desired capacity %d (%s); %s",
 			secs(v.Last), v.From, desired, traffic)
 	}
 	return fmt.Sprintf("PASS: scaled out from %d to %d instances in %d s (desired raised after %d s); %s",

@@ -75,27 +75,56 @@ func TestJudge(t *testing.T) {
 			name:    "no scale-out",
 			in:      []Sample{s(0, 2, 2, 2, "i-a", "i-b"), s(300, 2, 2, 2, "i-a", "i-b")},
 			want:    Verdict{From: 2, To: 2, Reached: []string{"i-a", "i-b"}, Last: 300 * time.Second},
-			verdict: "FAIL: no scale-out within 300 s: in-service stayed at 2 (desired capacity never rose); traffic reached 2 instances [i-a i-b]",
+			verdict: "FAIL: no scale-out within 300 s from desired capacity 2 (desired capacity never rose); traffic reached 2 instances [i-a i-b]",
 		},
 		{
 			name: "desired rose but nothing came in service",
 			in:   []Sample{s(0, 2, 2, 2), s(60, 4, 2, 2)},
 			want: Verdict{From: 2, To: 2, DesiredRaised: true, DesiredAfter: 60 * time.Second, Last: 60 * time.Second},
-			verdict: "FAIL: no scale-out within 60 s: in-service stayed at 2 (desired capacity rose after 60 s but no new " +
+			verdict: "FAIL: no scale-out within 60 s from desired capacity 2 (desired capacity rose after 60 s but no new " +
 				"instance came in service); traffic reached 0 instances",
 		},
 		{
 			name: "baseline is the first good poll, failed polls are ignored for counts",
 			in:   []Sample{failed(0, "throttled", "i-a"), s(15, 3, 3, 3, "i-b"), failed(30, "timeout"), s(45, 3, 3, 3)},
 			want: Verdict{From: 3, To: 3, Reached: []string{"i-a", "i-b"}, Last: 45 * time.Second},
-			verdict: "FAIL: no scale-out within 45 s: in-service stayed at 3 (desired capacity never rose); " +
+			verdict: "FAIL: no scale-out within 45 s from desired capacity 3 (desired capacity never rose); " +
 				"traffic reached 2 instances [i-a i-b]",
+		},
+		{
+			name: "instances launching at the first poll are part of the baseline",
+			in:   []Sample{s(0, 2, 1, 0, "i-a"), s(30, 2, 2, 2, "i-a", "i-b")},
+			want: Verdict{From: 2, To: 2, Reached: []string{"i-a", "i-b"}, Last: 30 * time.Second},
+			verdict: "FAIL: no scale-out within 30 s from desired capacity 2 (desired capacity never rose); " +
+				"traffic reached 2 instances [i-a i-b]",
+		},
+		{
+			name: "an instance refresh adds an instance without raising desired capacity",
+			in:   []Sample{s(0, 2, 2, 2, "i-a", "i-b"), s(60, 2, 3, 3, "i-a", "i-c"), s(120, 2, 2, 2, "i-c", "i-d")},
+			want: Verdict{From: 2, To: 2, Reached: []string{"i-a", "i-b", "i-c", "i-d"}, Last: 120 * time.Second},
+			verdict: "FAIL: no scale-out within 120 s from desired capacity 2 (desired capacity never rose); " +
+				"traffic reached 4 instances [i-a i-b i-c i-d]",
+		},
+		{
+			name: "launching at the first poll, then a real scale-out",
+			in:   []Sample{s(0, 2, 1, 1, "i-a"), s(30, 2, 2, 2, "i-b"), s(60, 3, 3, 3, "i-c")},
+			want: Verdict{ScaledOut: true, From: 2, To: 3, After: 60 * time.Second, DesiredRaised: true,
+				DesiredAfter: 60 * time.Second, Reached: []string{"i-a", "i-b", "i-c"}, Last: 60 * time.Second},
+			done:    true,
+			verdict: "PASS: scaled out from 2 to 3 instances in 60 s (desired raised after 60 s); traffic reached 3 instances [i-a i-b i-c]",
+		},
+		{
+			name: "a refresh instance before desired rises does not count; the scale-out is when both are up",
+			in:   []Sample{s(0, 2, 2, 2), s(30, 2, 3, 3), s(60, 3, 2, 2), s(90, 3, 3, 3)},
+			want: Verdict{ScaledOut: true, From: 2, To: 3, After: 90 * time.Second, DesiredRaised: true,
+				DesiredAfter: 60 * time.Second, Last: 90 * time.Second},
+			verdict: "PASS: scaled out from 2 to 3 instances in 90 s (desired raised after 60 s); traffic reached 0 instances",
 		},
 		{
 			name: "a scale-in during the test is not a scale-out",
 			in:   []Sample{s(0, 3, 3, 3), s(60, 2, 2, 2), s(120, 3, 3, 3)},
 			want: Verdict{From: 3, To: 3, Last: 120 * time.Second},
-			verdict: "FAIL: no scale-out within 120 s: in-service stayed at 3 (desired capacity never rose); " +
+			verdict: "FAIL: no scale-out within 120 s from desired capacity 3 (desired capacity never rose); " +
 				"traffic reached 0 instances",
 		},
 	}
