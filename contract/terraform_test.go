@@ -18,6 +18,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,8 +31,10 @@ import (
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/tryfunc"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
@@ -249,8 +253,45 @@ func tfStandIns(delivery string) map[string]cty.Value {
 func tfFunctions(withTemplates bool) map[string]function.Function {
 	fs := map[string]function.Function{
 		"coalesce": stdlib.CoalesceFunc, "concat": stdlib.ConcatFunc, "join": stdlib.JoinFunc,
-		"jsondecode": stdlib.JSONDecodeFunc, "jsonencode": stdlib.JSONEncodeFunc, "length": stdlib.LengthFunc,
+		"jsondecode": stdlib.JSONDecodeFunc, "jsonencode": stdlib.JSONEncodeFunc,
 		"lookup": stdlib.LookupFunc, "merge": stdlib.MergeFunc, "slice": stdlib.SliceFunc, "split": stdlib.SplitFunc,
+		"regex": stdlib.RegexFunc, "can": tryfunc.CanFunc, "try": tryfunc.TryFunc,
+		"length": function.New(&function.Spec{ // Terraform's counts a string's characters too
+			Params: []function.Parameter{{Name: "v", Type: cty.DynamicPseudoType}},
+			Type:   function.StaticReturnType(cty.Number),
+			Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+				if args[0].Type() == cty.String {
+					return stdlib.Strlen(args[0])
+				}
+				return stdlib.Length(args[0])
+			},
+		}),
+		"tonumber": function.New(&function.Spec{
+			Params: []function.Parameter{{Name: "v", Type: cty.DynamicPseudoType}},
+			Type:   function.StaticReturnType(cty.Number),
+			Impl:   func(args []cty.Value, _ cty.Type) (cty.Value, error) { return convert.Convert(args[0], cty.Number) },
+		}),
+		"cidrhost": function.New(&function.Spec{ // Terraform's: net.ParseCIDR, then the hostnum-th address
+			Params: []function.Parameter{{Name: "prefix", Type: cty.String}, {Name: "hostnum", Type: cty.Number}},
+			Type:   function.StaticReturnType(cty.String),
+			Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+				_, n, err := net.ParseCIDR(args[0].AsString())
+				if err != nil {
+					return cty.NilVal, err
+				}
+				ip := n.IP
+				if v4 := ip.To4(); v4 != nil {
+					ip = v4
+				}
+				ones, bits := n.Mask.Size()
+				h, _ := args[1].AsBigFloat().Int(nil)
+				if h.Sign() < 0 || h.BitLen() > bits-ones {
+					return cty.NilVal, fmt.Errorf("prefix of %d bits cannot hold host %s", ones, h)
+				}
+				sum := new(big.Int).Add(new(big.Int).SetBytes(ip), h).FillBytes(make([]byte, len(ip)))
+				return cty.StringVal(net.IP(sum).String()), nil
+			},
+		}),
 		"nonsensitive": function.New(&function.Spec{
 			Params: []function.Parameter{{Name: "v", Type: cty.DynamicPseudoType, AllowNull: true}},
 			Type:   function.StaticReturnType(cty.DynamicPseudoType),
@@ -453,6 +494,40 @@ func (s *tfStack) healthCheckNumbers() (map[string]float64, error) {
 		}
 	}
 	return out, nil
+}
+
+// tfValid evaluates every validation block of variable name with vars set (the rest at their
+// defaults, as terraform plan does) and returns whether all conditions hold.
+func (s *tfStack) tfValid(name string, vars map[string]cty.Value) (bool, error) {
+	v, err := s.block("variable", name)
+	if err != nil {
+		return false, err
+	}
+	ctx, err := s.ctx(tfEnv{vars: vars})
+	if err != nil {
+		return false, err
+	}
+	n := 0
+	for _, b := range v.Body.Blocks {
+		if b.Type != "validation" {
+			continue
+		}
+		n++
+		c, err := tfEval(ctx, b.Body.Attributes["condition"].Expr)
+		if err != nil {
+			return false, fmt.Errorf("variable %q: %w", name, err)
+		}
+		if c.Type() != cty.Bool {
+			return false, fmt.Errorf("variable %q: condition is %s, not a bool", name, c.Type().FriendlyName())
+		}
+		if c.False() {
+			return false, nil
+		}
+	}
+	if n == 0 {
+		return false, fmt.Errorf("variable %q has no validation", name)
+	}
+	return true, nil
 }
 
 type tfCheck struct {
@@ -918,6 +993,105 @@ var tfChecks = []tfCheck{
 		}
 		return nil
 	}},
+	{"vpc_cidr accepts exactly the prefixes whose subnets AWS allows", func(s *tfStack) error {
+		subnet, err := s.block("resource", "aws_subnet", "public")
+		if err != nil {
+			return err
+		}
+		expr, err := tfAttr(subnet, "cidr_block")
+		if err != nil {
+			return err
+		}
+		m := regexp.MustCompile(`^cidrsubnet\(var\.vpc_cidr, (\d+), `).FindStringSubmatch(tfSource(expr))
+		if m == nil {
+			return fmt.Errorf("aws_subnet.public cidr_block is %s; this check expects cidrsubnet(var.vpc_cidr, NEWBITS, ...)", tfSource(expr))
+		}
+		newbits, _ := strconv.Atoi(m[1])
+		// AWS: VPC and subnet prefixes from /16 to /28.
+		for p := 8; p <= 32; p++ {
+			want := p >= 16 && p+newbits <= 28
+			got, err := s.tfValid("vpc_cidr", map[string]cty.Value{"vpc_cidr": cty.StringVal(fmt.Sprintf("10.0.0.0/%d", p))})
+			if err != nil {
+				return err
+			}
+			if got != want {
+				return fmt.Errorf("vpc_cidr 10.0.0.0/%d: validation says %v, but the subnets would be /%d (AWS allows /16../28 for both)", p, got, p+newbits)
+			}
+		}
+		for _, bad := range []string{"10.0.0.0", "10.0.0.0/x", "fd00::/56", ""} {
+			if ok, err := s.tfValid("vpc_cidr", map[string]cty.Value{"vpc_cidr": cty.StringVal(bad)}); err != nil || ok {
+				return fmt.Errorf("vpc_cidr %q accepted (%v)", bad, err)
+			}
+		}
+		return nil
+	}},
+	{"container host AMI is a standard AL2023 image (aws CLI for the ECR login)", func(s *tfStack) error {
+		const base = "/aws/service/ami-amazon-linux-latest/"
+		for param, want := range map[string]bool{
+			base + "al2023-ami-kernel-default-x86_64":         true,
+			base + "al2023-ami-kernel-default-arm64":          true,
+			base + "al2023-ami-kernel-6.1-x86_64":             true,
+			base + "al2023-ami-minimal-kernel-default-x86_64": false,
+			base + "al2023-ami-minimal-kernel-6.1-arm64":      false,
+			base + "amzn2-ami-hvm-x86_64-gp2":                 false,
+			"ami-0123456789abcdef0":                           false,
+		} {
+			got, err := s.tfValid("container_host_ami_parameter", map[string]cty.Value{"container_host_ami_parameter": cty.StringVal(param)})
+			if err != nil {
+				return err
+			}
+			if got != want {
+				return fmt.Errorf("container_host_ami_parameter %q: validation says %v, want %v", param, got, want)
+			}
+		}
+		return nil
+	}},
+	{"HTTPS URL uses the name the certificate covers", func(s *tfStack) error {
+		const cert = "arn:aws:acm:eu-west-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+		for _, c := range []struct {
+			cert, host string
+			want       bool
+		}{
+			{"", "", true}, {"", "scaleapp.example.com", true}, {cert, "scaleapp.example.com", true},
+			{cert, "", false}, // TLS to the ALB's own *.elb.amazonaws.com name cannot work
+			{cert, "https://scaleapp.example.com", false}, {cert, "scaleapp.example.com/", false},
+			{cert, "-x.example.com", false}, {cert, "localhost", false},
+		} {
+			got, err := s.tfValid("public_hostname", map[string]cty.Value{"certificate_arn": cty.StringVal(c.cert), "public_hostname": cty.StringVal(c.host)})
+			if err != nil {
+				return err
+			}
+			if got != c.want {
+				return fmt.Errorf("public_hostname %q with certificate_arn %q: validation says %v, want %v", c.host, c.cert, got, c.want)
+			}
+		}
+		out, err := s.block("output", "commands")
+		if err != nil {
+			return err
+		}
+		url, err := s.block("output", "alb_url")
+		if err != nil {
+			return err
+		}
+		for _, c := range []struct{ cert, host, want string }{
+			{"", "", "http://scaleapp-1.eu-west-1.elb.amazonaws.com"},
+			{cert, "scaleapp.example.com", "https://scaleapp.example.com"},
+		} {
+			env := tfEnv{vars: map[string]cty.Value{"certificate_arn": cty.StringVal(c.cert), "public_hostname": cty.StringVal(c.host)}}
+			u, err := s.tfEvalAt(env, url, "value")
+			if err != nil {
+				return err
+			}
+			cmds, err := s.tfEvalAt(env, out, "value")
+			if err != nil {
+				return err
+			}
+			if tfString(u) != c.want || !strings.HasPrefix(cmds.GetAttr("health").AsString(), "curl -fsS "+c.want+s.c.HealthPath) {
+				return fmt.Errorf("certificate_arn %q public_hostname %q: alb_url = %s, commands.health = %s; want %s", c.cert, c.host, tfString(u), cmds.GetAttr("health").AsString(), c.want)
+			}
+		}
+		return nil
+	}},
 	{"examples set only declared variables", func(s *tfStack) error {
 		paths, _ := filepath.Glob(filepath.Join(s.dir(), "examples", "*.tfvars"))
 		if len(paths) == 0 {
@@ -1003,6 +1177,11 @@ var tfMutations = []struct {
 	{"outputs and ready-to-paste commands", "terraform/outputs.tf", `output "target_group_arn" {`, `output "tg_arn" {`},
 	{"outputs and ready-to-paste commands", "terraform/outputs.tf", "${local.alb_url}${local.contract.health_path}", "${local.alb_url}/health"},
 	{"examples set only declared variables", "terraform/examples/container.tfvars", "container_image_tag", "image_tag"},
+	{"vpc_cidr accepts exactly the prefixes whose subnets AWS allows", "terraform/variables.tf", `tonumber(split("/", var.vpc_cidr)[1]) <= 20`, `tonumber(split("/", var.vpc_cidr)[1]) <= 24`},
+	{"vpc_cidr accepts exactly the prefixes whose subnets AWS allows", "terraform/network.tf", "cidrsubnet(var.vpc_cidr, 8, count.index)", "cidrsubnet(var.vpc_cidr, 12, count.index)"},
+	{"container host AMI is a standard AL2023 image (aws CLI for the ECR login)", "terraform/variables.tf", `"^/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-[a-z0-9.]+-(x86_64|arm64)$"`, `"^/aws/service/ami-amazon-linux-latest/al2023-"`},
+	{"HTTPS URL uses the name the certificate covers", "terraform/variables.tf", `condition     = var.certificate_arn == "" || var.public_hostname != ""`, `condition     = true`},
+	{"HTTPS URL uses the name the certificate covers", "terraform/outputs.tf", `var.public_hostname != "" ? var.public_hostname : aws_lb.this.dns_name`, `aws_lb.this.dns_name`},
 }
 
 func TestTerraformContractCatchesDrift(t *testing.T) {

@@ -74,8 +74,8 @@ data "aws_ami" "app" {
 
 # The container path boots stock Amazon Linux 2023. Read at plan time (not resolve:ssm: at launch) so
 # every instance of a launch template version runs the same AMI, a new AL2023 release shows up as a
-# plan diff that rolls the fleet through an instance refresh, and the refresh can still roll back (AWS
-# does not roll back a group whose launch template resolves its AMI from an SSM parameter).
+# plan diff that rolls the fleet through an instance refresh, and the refresh may set auto_rollback (AWS
+# does not support a rollback for a launch template that resolves its AMI from an SSM parameter).
 data "aws_ssm_parameter" "container_host_ami" {
   count = local.is_container ? 1 : 0
 
@@ -198,9 +198,14 @@ resource "aws_autoscaling_group" "app" {
       # the extra instances (max - min may not exceed 100).
       min_healthy_percentage = var.instance_refresh_min_healthy_percentage
       max_healthy_percentage = 150
-      # A refresh whose new instances fail their health checks rolls back to the previous template
-      # version instead of leaving a half-replaced fleet (possible because the ASG pins a numbered
-      # version and the template holds a concrete AMI ID).
+      # auto_rollback does NOT bring the previous AMI back here: the AWS provider points the ASG at the
+      # new template version before it starts the refresh (hashicorp/terraform-provider-aws#34189), and
+      # a rollback returns to the group's saved configuration, i.e. the same new version. What it does:
+      # when the refresh fails (replacements never turn healthy), AWS stops it and replaces the instances
+      # it launched with that saved version again, which cannot succeed either. Kept because it costs
+      # nothing and works as named if the provider is fixed. Capacity still never drops (default min
+      # healthy 100 %: old instances stay until replacements pass the ALB check). To recover, apply
+      # the previous ami_id (or container_image_tag): a new version and a new refresh.
       auto_rollback = true
       skip_matching = true
     }

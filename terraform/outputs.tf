@@ -1,5 +1,7 @@
 locals {
-  alb_url = "${local.https ? "https" : "http"}://${aws_lb.this.dns_name}"
+  # With HTTPS, the name the certificate covers (variables.tf requires public_hostname then): no ACM
+  # certificate can cover the ALB's own DNS name, and port 80 only redirects to 443.
+  alb_url = "${local.https ? "https" : "http"}://${var.public_hostname != "" ? var.public_hostname : aws_lb.this.dns_name}"
   # The header /cpu needs when stress_token is set. The token itself stays out of the outputs (export
   # STRESS_TOKEN in your shell); whether one is set is not a secret.
   auth_header = nonsensitive(var.stress_token != "") ? " -H \"Authorization: Bearer $STRESS_TOKEN\"" : ""
@@ -11,7 +13,7 @@ output "alb_dns_name" {
 }
 
 output "alb_url" {
-  description = "URL of the service."
+  description = "URL of the service: https://public_hostname with a certificate, else http:// and public_hostname or the ALB's DNS name."
   value       = local.alb_url
 }
 

@@ -36,12 +36,14 @@ variable "tags" {
 
 variable "vpc_cidr" {
   type        = string
-  description = "CIDR of the VPC. The two public subnets are its first two /24-sized blocks (cidrsubnet(vpc_cidr, 8, 0..1) for a /16)."
+  description = "CIDR of the VPC, /16 to /20. The two public subnets are cidrsubnet(vpc_cidr, 8, 0..1): /24s for a /16, /28s for a /20."
   default     = "10.0.0.0/16"
 
+  # The subnets are 8 bits longer than the VPC and AWS accepts subnets from /16 to /28, so the VPC
+  # can be at most a /20 (AWS would accept a /21../28 VPC, but not its /29../36 subnets).
   validation {
-    condition     = can(cidrhost(var.vpc_cidr, 0)) && try(tonumber(split("/", var.vpc_cidr)[1]) >= 16 && tonumber(split("/", var.vpc_cidr)[1]) <= 24, false)
-    error_message = "The vpc_cidr must be an IPv4 CIDR with a prefix between /16 and /24 (AWS allows /16 to /28; the subnets need 8 more bits)."
+    condition     = can(cidrhost(var.vpc_cidr, 0)) && try(tonumber(split("/", var.vpc_cidr)[1]) >= 16 && tonumber(split("/", var.vpc_cidr)[1]) <= 20, false)
+    error_message = "The vpc_cidr must be an IPv4 CIDR with a prefix between /16 and /20: the two subnets are 8 bits longer (cidrsubnet(vpc_cidr, 8, i)) and AWS allows subnets only up to /28."
   }
 }
 
@@ -68,6 +70,24 @@ variable "certificate_arn" {
   validation {
     condition     = var.certificate_arn == "" || can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/.+$", var.certificate_arn))
     error_message = "The certificate_arn must be empty or an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)."
+  }
+}
+
+# An ACM certificate covers names you own, never the ALB's *.elb.amazonaws.com name, so with HTTPS the
+# URL the outputs print (and scripts/smoke.sh uses) must be that name: required with certificate_arn.
+variable "public_hostname" {
+  type        = string
+  description = "DNS name clients use (a record you create: CNAME or alias to alb_dns_name; this stack manages no DNS). Required with certificate_arn, which must cover it; used in alb_url and the commands output. Empty: alb_url is http://<alb_dns_name>."
+  default     = ""
+
+  validation {
+    condition     = var.public_hostname == "" || (length(var.public_hostname) <= 253 && can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$", var.public_hostname)))
+    error_message = "The public_hostname must be empty or a lowercase DNS name such as scaleapp.example.com (no scheme, port or path)."
+  }
+
+  validation {
+    condition     = var.certificate_arn == "" || var.public_hostname != ""
+    error_message = "With certificate_arn set, public_hostname must be set to the name the certificate covers: TLS to the ALB's own DNS name always fails."
   }
 }
 
@@ -145,9 +165,13 @@ variable "container_host_ami_parameter" {
   description = "SSM public parameter naming the Amazon Linux 2023 AMI the container path boots (use the arm64 one with a Graviton instance_type)."
   default     = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 
+  # Only the standard AL2023 images: the user data installs Docker with dnf and logs in to ECR with the
+  # aws CLI, which the al2023-ami-minimal-* images lack, so the pull would fail on every boot and the
+  # ELB check would replace the instance in a loop. Narrowing the choice beats installing awscli-2 in
+  # user data, which would add a download to every scale-out of the path that is already the slow one.
   validation {
-    condition     = startswith(var.container_host_ami_parameter, "/aws/service/ami-amazon-linux-latest/al2023-")
-    error_message = "The container_host_ami_parameter must be an Amazon Linux 2023 parameter (/aws/service/ami-amazon-linux-latest/al2023-...): the user data installs Docker with dnf."
+    condition     = can(regex("^/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-[a-z0-9.]+-(x86_64|arm64)$", var.container_host_ami_parameter))
+    error_message = "The container_host_ami_parameter must be a standard Amazon Linux 2023 parameter, /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-<default|6.1|...>-<x86_64|arm64> (the minimal images lack the aws CLI the ECR login needs)."
   }
 }
 
