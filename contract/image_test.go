@@ -384,6 +384,15 @@ func imgCheckTemplate(dir string) imgProblems {
 		p.add(`the build needs provisioner "scaleapp-healthgate" (nothing else keeps a broken image from being published) and post-processor "scaleapp-tfvars"`)
 		return p
 	}
+	// The local bake proves the AWS bake only while both run the same provisioners: none may be limited
+	// to some sources (an `except = ["amazon-ebs.scaleapp"]` on the gate would publish unchecked AMIs).
+	for _, b := range build.Body.Blocks {
+		for _, attr := range []string{"only", "except"} {
+			if _, ok := b.Body.Attributes[attr]; ok && b.Type == "provisioner" {
+				p.add("provisioner %v has %s: every provisioner must run for every source (the local bake stands for the AWS one)", b.Labels, attr)
+			}
+		}
+	}
 	var tfvarsLocal *hclsyntax.Block
 	for _, b := range blocks {
 		if _, ok := b.Body.Attributes["tfvars_output"]; b.Type == "locals" && ok {
@@ -455,6 +464,9 @@ func TestImageChecksCatchDrift(t *testing.T) {
 		{"gate url port", "scaleapp.pkr.hcl", "127.0.0.1:${local.contract.port}", "127.0.0.1:80", imgCheckTemplate},
 		{"gate body", "scaleapp.pkr.hcl", "expected_body = local.contract.health_ok_body", "expected_body = \"OK\"", imgCheckTemplate},
 		{"tfvars variable", "scaleapp.pkr.hcl", "variable = local.contract.ami_variable", "variable = \"ami\"", imgCheckTemplate},
+		{"gate except", "scaleapp.pkr.hcl", `ready_timeout = "60s"`, `except = ["amazon-ebs.scaleapp"]` + "\n" + `ready_timeout = "60s"`, imgCheckTemplate},
+		{"install only", "scaleapp.pkr.hcl", "inline = [\"bash ${local.staging}/install.sh --bin", `only = ["null.local"]` + "\ninline = [\"bash ${local.staging}/install.sh --bin", imgCheckTemplate},
+		{"cleanup only", "scaleapp.pkr.hcl", "inline = [\"bash ${local.staging}/install.sh cleanup\"]", `only = ["null.local"]` + "\ninline = [\"bash ${local.staging}/install.sh cleanup\"]", imgCheckTemplate},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

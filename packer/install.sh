@@ -8,15 +8,16 @@
 #       default env -> /etc/scaleapp/env, then `systemctl enable`. It does not start the unit: the bake's
 #       health gate (re)starts it and checks it, so a broken install fails the build with the journal.
 #   install.sh [--root DIR] cleanup
-#       the last step before capture: empty machine-id, clear the journal, logs, cloud-init state, package
-#       caches and shell history (Amazon Linux 2023 layout; harmless where a piece is absent).
+#       the last step before capture: empty machine-id, drop SSH host keys and the random seed, clear the
+#       journal, logs, cloud-init state, package caches and shell history (Amazon Linux 2023 layout;
+#       harmless where a piece is absent).
 #
 # --root DIR works on an unbooted root filesystem (systemctl --root); without it, on the running system.
 # --src DIR holds scaleapp.service and scaleapp.env (default: this script's folder); --bin (default
 # SRC/scaleapp) and --env (default SRC/scaleapp.env) override single files.
 set -euo pipefail
 
-usage() { sed -n '4,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '6,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "install.sh: $*" >&2; exit 1; }
 say() { echo "install.sh: $*"; }
 
@@ -77,6 +78,9 @@ cleanup_phase() {
   if [ -f "$root/var/lib/dbus/machine-id" ] && [ ! -L "$root/var/lib/dbus/machine-id" ]; then
     rm -f "$root/var/lib/dbus/machine-id"
   fi
+  # Instances of a shared AMI must not share host keys or the entropy seed: AL2023 makes new host keys
+  # at boot (sshd-keygen@, cloud-init). Open SSH sessions (Packer's own) are not affected.
+  rm -f "$root"/etc/ssh/ssh_host_*_key "$root"/etc/ssh/ssh_host_*_key.pub "$root/var/lib/systemd/random-seed"
 
   if live; then
     journalctl --flush --rotate >/dev/null 2>&1 || true

@@ -101,7 +101,7 @@ source "null" "local" {
   communicator         = "ssh"
   ssh_host             = var.local_ssh_host
   ssh_port             = var.local_ssh_port
-  ssh_username         = "root"
+  ssh_username         = "ec2-user" # as on AL2023: install.sh and the gate go through sudo -n
   ssh_private_key_file = var.local_ssh_key
   ssh_agent_auth       = var.local_ssh_key == null
   ssh_timeout          = "1m"
@@ -110,11 +110,11 @@ source "null" "local" {
 build {
   sources = ["source.amazon-ebs.scaleapp", "source.null.local"]
 
-  # The binary must match the instance's CPU: refuse an amd64 build on Graviton and the reverse.
+  # The binary must match the instance's CPU: refuse an amd64 build on Graviton and the reverse. (A
+  # missing binary stops the build before this: Packer checks the file provisioner's sources first.)
   provisioner "shell-local" {
     inline = [
       "want=${local.goarch}; bin='${local.binary}'",
-      "[ -f \"$bin\" ] || { echo \"missing $bin: run make build GOARCH=$want\" >&2; exit 1; }",
       "m=$(od -An -tx1 -j18 -N2 \"$bin\" | tr -d ' \\n')",
       "case $m in 3e00) got=amd64 ;; b700) got=arm64 ;; *) got=\"unknown (ELF machine $m)\" ;; esac",
       "[ \"$got\" = \"$want\" ] || { echo \"$bin is built for $got but arch ${var.arch} needs $want: run make build GOARCH=$want\" >&2; exit 1; }",
@@ -131,7 +131,7 @@ build {
   }
 
   provisioner "shell" {
-    inline = ["bash ${local.staging}/install.sh --env ${local.staging}/${basename(local.env_file)} install"]
+    inline = ["bash ${local.staging}/install.sh --bin ${local.staging}/${basename(local.binary)} --env ${local.staging}/${basename(local.env_file)} install"]
   }
 
   # (Re)start the unit and require active/running, no restart and 200 UP on /health; on failure the

@@ -112,6 +112,6 @@ variable "local_ssh_port" {
 
 variable "local_ssh_key" {
   type        = string
-  description = "Private key for root on the local bake's container. Null: use the SSH agent."
+  description = "Private key for ec2-user on the local bake's container. Null: use the SSH agent."
   default     = null
 }

@@ -6,8 +6,9 @@
 #      the unit is active/running through READY=1 (start-to-READY and boot-to-healthy measured), /health
 #      answers UP, the journal holds zerolog JSON, STATUS= shows in `systemctl status`, a frozen process
 #      is killed by the watchdog and restarted, /cpu fills every core, `systemctl stop` drains and exits 0;
-#   3. LOCAL BAKE: `packer build -only=null.local` of packer/ into a fresh container over SSH passes the
-#      health gate, and a bake with a broken env file (PORT=99999) fails it, showing the unit's journal.
+#   3. LOCAL BAKE: `packer build -only=null.local` of packer/ into a fresh container over SSH, as ec2-user
+#      with passwordless sudo like on AL2023, passes the health gate, and a bake with a broken env file
+#      (PORT=99999) fails it, showing the unit's journal.
 # Needs root, the binary (make build) and the tools of scripts/install-tools.sh. `make test-image` runs it.
 # The root filesystem is built once and cached (packer/test/rootfs.sh). Everything it starts is removed
 # on exit, failure included.
@@ -73,14 +74,17 @@ phase "root filesystem (cache, or debootstrap once)"
 TARBALL=$("$HERE/rootfs.sh")
 mkdir "$WORK/base"
 zstd -dc "$TARBALL" | tar --numeric-owner --xattrs --xattrs-include='*' --acls -x -C "$WORK/base"
-# SSH for the bakes: a fresh host key pinned in our known_hosts, and a key for root made for this run.
+# SSH for the bakes: a fresh host key pinned in our known_hosts, and a key for ec2-user (the AL2023 login,
+# passwordless sudo: packer/test/rootfs.sh) made for this run. No root login, as on AL2023.
 ssh-keygen -q -t ed25519 -N '' -C scaleapp-image-test-host -f "$WORK/base/etc/ssh/ssh_host_ed25519_key"
 ssh-keygen -q -t ed25519 -N '' -C scaleapp-image-test -f "$WORK/id_ed25519"
-install -d -m 0700 "$WORK/base/root/.ssh"
-install -m 0600 "$WORK/id_ed25519.pub" "$WORK/base/root/.ssh/authorized_keys"
+ec2_ids=$(awk -F: '$1 == "ec2-user" {print $3 ":" $4}' "$WORK/base/etc/passwd")
+[ -n "$ec2_ids" ] || fail "no ec2-user in $TARBALL: rebuild it (packer/test/rootfs.sh --rebuild)"
+install -d -m 0700 -o "${ec2_ids%:*}" -g "${ec2_ids#*:}" "$WORK/base/home/ec2-user/.ssh"
+install -m 0600 -o "${ec2_ids%:*}" -g "${ec2_ids#*:}" "$WORK/id_ed25519.pub" "$WORK/base/home/ec2-user/.ssh/authorized_keys"
 cat >"$WORK/base/etc/ssh/sshd_config.d/10-image-test.conf" <<'CONF'
 HostKey /etc/ssh/ssh_host_ed25519_key
-PermitRootLogin prohibit-password
+PermitRootLogin no
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 CONF
@@ -93,6 +97,8 @@ phase "install.sh into the root (offline)"
 "$PACKER_DIR/install.sh" --root "$WORK/boot" cleanup
 [ -L "$WORK/boot/etc/systemd/system/multi-user.target.wants/$UNIT" ] || fail "$UNIT is not enabled"
 [ ! -s "$WORK/boot/etc/machine-id" ] || fail "machine-id not emptied by cleanup"
+! compgen -G "$WORK/boot/etc/ssh/ssh_host_*" >/dev/null || fail "SSH host keys left by cleanup: $(echo "$WORK"/boot/etc/ssh/ssh_host_*)"
+[ ! -e "$WORK/boot/var/lib/systemd/random-seed" ] || fail "random-seed left by cleanup"
 cmp -s "$BIN" "$WORK/boot$(contract binary_path)" || fail "binary not installed at $(contract binary_path)"
 
 phase "systemd-analyze verify + security"
@@ -159,9 +165,10 @@ read -ra s1 < <(grep '^cpu ' /proc/stat)
 http sa$$b /cpu -X DELETE >/dev/null
 # Per mille of (wall time x cores): what the container's cgroup used, what its threads asked for (ran or
 # waited runnable), and how busy the host's cores were (/proc/stat). On an idle machine, used >= 95%.
-# On a machine busy with other work, the service cannot get every core; then it passes only if it asked
-# for >= 95% of them and the cores were full, i.e. nothing in the unit (quota, filter, GOMAXPROCS) held
-# it back.
+# On a machine busy with other work the service cannot get every core, and "asked for" proves nothing
+# (SCHED_IDLE burners wait whenever anything else runs, and quota throttling counts as waiting too):
+# then it passes only if the cores were full and systemd shows no CPU cap on the unit, and says that
+# the 95% goal was not proven on this run.
 pm() { echo $(($1 * 1000000 / ((t1 - t0) * NCPU))); }
 fmt_pm() { echo "$(($1 / 10)).$(($1 % 10))%"; }
 CPU_PCT=$(pm $((u1 - u0))) demand=$(pm $((d1 - d0)))
@@ -171,10 +178,25 @@ say "/cpu: container used $(fmt_pm "$CPU_PCT") of $NCPU cores, asked for $(fmt_p
 # The burners run at SCHED_IDLE so /health stays fast under load: the unit's syscall filter must allow it.
 [ "$idle_threads" -ge "$NCPU" ] || fail "only $idle_threads threads of $UNIT at SCHED_IDLE during /cpu, want >= $NCPU"
 say "$idle_threads threads of $UNIT at SCHED_IDLE (the burners), as the service intends"
+all_cpus=0-$((NCPU - 1))
+[ "$NCPU" -gt 1 ] || all_cpus=0
+# What systemd says caps the unit, checked on every run (the fallback below rests on it). EffectiveCPUs is
+# empty when cpuset is not on the cgroup2 hierarchy (hybrid hosts): then the main process's affinity.
+caps=$(cexec sa$$b systemctl show -p CPUQuotaPerSecUSec,AllowedCPUs,EffectiveCPUs "$UNIT" | tr '\n' ' ')
+if [[ $caps == *"EffectiveCPUs= "* ]]; then
+  unit_show sa$$b
+  affinity=$(cexec sa$$b grep '^Cpus_allowed_list:' "/proc/${U[MainPID]}/status") || fail "no affinity for PID ${U[MainPID]}"
+  caps+="Cpus_allowed_list=${affinity##*[[:space:]]} "
+fi
+say "unit CPU limits: $caps(all CPUs: $all_cpus)"
+[[ $caps == *"CPUQuotaPerSecUSec=infinity "* ]] || fail "the unit has a CPU quota: $caps"
+[[ $caps == *"AllowedCPUs= "* || $caps == *"AllowedCPUs=$all_cpus "* ]] || fail "the unit is pinned to some CPUs: $caps"
+[[ $caps == *"EffectiveCPUs=$all_cpus "* || $caps == *"Cpus_allowed_list=$all_cpus "* ]] ||
+  fail "the unit cannot be shown to run on every CPU: $caps"
 if [ "$CPU_PCT" -lt 950 ]; then
   [ "$((demand >= 950 && host_pm >= 950))" = 1 ] ||
     fail "/cpu drove only $(fmt_pm "$CPU_PCT") of $NCPU cores (want >= 95%), asking for $(fmt_pm "$demand")"
-  say "WARNING: other processes held $(fmt_pm $((host_pm - CPU_PCT))) of the cores; the service asked for all of them"
+  say "WARNING: /cpu >= 95% NOT PROVEN on this run: other processes held $(fmt_pm $((host_pm - CPU_PCT))) of the cores; shown only that nothing in the unit caps it (no quota, every CPU)"
 fi
 
 phase "systemctl stop drains and exits 0"
@@ -204,9 +226,9 @@ bake() {
   echo "${C_IP[$name]} $(cut -d' ' -f1-2 "$WORK/base/etc/ssh/ssh_host_ed25519_key.pub")" >"$WORK/known_hosts"
   # A refused connect costs Packer 5 s before it retries: go only once a real login works.
   retry 100 0.1 ssh -q -i "$WORK/id_ed25519" -o BatchMode=yes -o ConnectTimeout=2 -o StrictHostKeyChecking=yes \
-    -o UserKnownHostsFile="$WORK/known_hosts" "root@${C_IP[$name]}" true || fail "$name: no SSH login"
+    -o UserKnownHostsFile="$WORK/known_hosts" "ec2-user@${C_IP[$name]}" sudo -n true || fail "$name: no SSH login with sudo"
   packer build -only='null.local' -color=false -var "local_ssh_host=${C_IP[$name]}" \
-    -var "local_ssh_key=$WORK/id_ed25519" -var "binary=$BIN" -var version=image-test \
+    -var "local_ssh_key=$WORK/id_ed25519" -var "binary=$WORK/scaleapp-image-test" -var version=image-test \
     -var "git_commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo none)" \
     -var "manifest_output=$WORK/manifest.json" "$@" "$PACKER_DIR" >"$out" 2>&1 || rc=$?
   sed 's/^/    | /' "$out"
@@ -214,6 +236,8 @@ bake() {
 }
 
 phase "packer build -only=null.local (health gate passes)"
+# A binary not named "scaleapp" (as with -var binary=bin/scaleapp-arm64): install.sh gets it by --bin.
+cp "$BIN" "$WORK/scaleapp-image-test"
 t0=$(now_ms)
 bake sa$$k "$WORK/bake-ok.log" || fail "the local bake failed (output above)"
 BAKE_MS=$(($(now_ms) - t0))
@@ -221,7 +245,10 @@ grep -q 'image cleaned for capture' "$WORK/bake-ok.log" || fail "the cleanup ste
 jq -e '.builds[-1].builder_type == "null"' "$WORK/manifest.json" >/dev/null || fail "manifest has no null build"
 [ "$(cexec sa$$k systemctl is-active "$UNIT")" = active ] || fail "unit not active after the bake"
 [ -z "$(cexec sa$$k cat /etc/machine-id)" ] || fail "machine-id not emptied by the bake's cleanup"
-say "bake passed in $BAKE_MS ms (boot + SSH + provisioners + health gate + cleanup)"
+[ -z "$(cexec sa$$k find /etc/ssh /var/lib/systemd -name 'ssh_host_*' -o -name random-seed)" ] ||
+  fail "the bake's cleanup left SSH host keys or the random seed"
+grep -q 'through sudo -n' "$WORK/bake-ok.log" || fail "the health gate did not take its sudo -n path (ec2-user login)"
+say "bake passed in $BAKE_MS ms (boot + SSH as ec2-user + provisioners via sudo -n + health gate + cleanup)"
 container_stop sa$$k 1 # the bake left scaleapp running: no need to wait for its drain
 
 phase "packer build with a broken env (health gate fails)"

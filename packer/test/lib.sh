@@ -80,7 +80,8 @@ cgroup_idle_threads() {
 }
 
 # cgroup_demand_usec NAME: CPU time the cgroup's threads ran plus waited runnable in a run queue
-# (/proc/TID/schedstat), in microseconds. On a busy host this is the CPU they asked for, not only got.
+# (/proc/TID/schedstat), in microseconds. Not proof of what the unit allows: SCHED_IDLE threads show
+# ~100% whatever the cap, since time throttled by a CPU quota also counts as waiting.
 cgroup_demand_usec() {
   find "$CG2/$1" -name cgroup.threads -exec cat {} + | while read -r tid; do
     cat "/proc/$tid/schedstat" 2>/dev/null || true

@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Builds (once) the Debian 12 root filesystem the image test boots, and caches it as a zstd tarball outside
 # the repo. Debian 12 ships systemd 252, the major version Amazon Linux 2023 runs, so the unit's hardening
-# and Type=notify behaviour seen here is what the AMI will do. openssh-server is baked in for the local
-# Packer bake (null source over SSH); its host keys are removed so every boot gets a fresh, pinned one.
+# and Type=notify behaviour seen here is what the AMI will do. openssh-server and sudo are baked in for the
+# local Packer bake (null source over SSH), which logs in as ec2-user with passwordless sudo, as on
+# AL2023; host keys are removed so every boot gets a fresh, pinned one, and (like AL2023's sshd-keygen)
+# ssh.service makes a missing ed25519 key at start, since install.sh cleanup deletes them.
 #
 #   packer/test/rootfs.sh            print the tarball's path, building it first when it is missing
 #   packer/test/rootfs.sh --rebuild  build it again
 set -euo pipefail
 
 # Bump when the package list or the preparation changes: a new name means a rebuild on every machine.
-ROOTFS_VERSION=1
+ROOTFS_VERSION=2
 CACHE=${SCALEAPP_CACHE:-$HOME/.cache/scaleapp}
 TARBALL=$CACHE/debian12-systemd-sshd-v$ROOTFS_VERSION.tar.zst
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-PACKAGES=systemd,systemd-sysv,dbus,curl,ca-certificates,openssh-server
+PACKAGES=systemd,systemd-sysv,dbus,curl,ca-certificates,openssh-server,sudo
 
 say() { printf '[rootfs %s] %s\n' "$(date +%T)" "$*" >&2; }
 
@@ -31,7 +33,7 @@ work=$(mktemp -d "$CACHE/rootfs-build.XXXXXX")
 trap 'rm -rf --one-file-system "$work"' EXIT
 
 t0=$SECONDS
-say "debootstrap bookworm (minbase + $PACKAGES) from $MIRROR; takes 1.5 to 3 min, once per machine"
+say "debootstrap bookworm (minbase + $PACKAGES) from $MIRROR; about 1 min, up to 3 with a slow mirror; once per machine"
 if ! debootstrap --variant=minbase --include="$PACKAGES" bookworm "$work/root" "$MIRROR" >"$work/debootstrap.log" 2>&1; then
   tail -n 30 "$work/debootstrap.log" >&2
   echo "rootfs: debootstrap failed (full log above, last 30 lines)" >&2
@@ -45,6 +47,23 @@ root=$work/root
 rm -f "$root/var/lib/dbus/machine-id"
 # Host keys are made per boot by the test and pinned in its known_hosts.
 rm -f "$root"/etc/ssh/ssh_host_*
+install -d "$root/etc/systemd/system/ssh.service.d"
+# ed25519 only (the test's sshd uses just that): an RSA key would cost every container boot ~0.5 s.
+cat >"$root/etc/systemd/system/ssh.service.d/10-keygen.conf" <<'CONF'
+[Service]
+ExecStartPre=
+ExecStartPre=/bin/sh -c 'test -s /etc/ssh/ssh_host_ed25519_key || exec ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key'
+ExecStartPre=/usr/sbin/sshd -t
+CONF
+# A hostname of its own that resolves (debootstrap copies the host's name, and writes no /etc/hosts):
+# else every sudo warns "unable to resolve host".
+echo scaleapp-test >"$root/etc/hostname"
+printf '127.0.0.1\tlocalhost\n127.0.1.1\tscaleapp-test\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
+# The AWS login: ec2-user (locked password, key only) with passwordless sudo, as cloud-init sets it up.
+chroot "$root" useradd --create-home --user-group --shell /bin/bash ec2-user
+echo 'ec2-user ALL=(ALL) NOPASSWD:ALL' >"$root/etc/sudoers.d/90-ec2-user"
+chmod 0440 "$root/etc/sudoers.d/90-ec2-user"
+chroot "$root" visudo -cq || { echo "rootfs: sudoers check failed" >&2; exit 1; }
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
 
 t1=$SECONDS
