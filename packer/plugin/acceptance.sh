@@ -42,6 +42,26 @@ expect() {
   echo "acceptance.sh: ok   $name ($((SECONDS - start)) s)"
 }
 
+# The unit tests compare only argument names with the Configs; regenerating the *.hcl2spec.go files
+# (go generate: packer-sdc, the module's go tool, built on first use) in a copy of the module and
+# comparing them also catches a changed type, a removed field or a missing go generate.
+start=$SECONDS
+cp -R "$here" "$work/gen"
+(cd "$work/gen" && go generate ./...) >"$work/out" 2>&1 || {
+  cat "$work/out" >&2
+  fail "go generate ./... failed in a copy of packer/plugin"
+}
+stale=()
+while IFS= read -r f; do
+  diff -u "$here/$f" "$work/gen/$f" >>"$work/spec.diff" 2>&1 || stale+=("${f#./}")
+done < <({ (cd "$here" && find . -name '*.hcl2spec.go') && (cd "$work/gen" && find . -name '*.hcl2spec.go'); } | sort -u)
+if ((${#stale[@]})); then
+  cat "$work/spec.diff" >&2
+  fail "stale generated HCL2 spec(s): ${stale[*]}: run 'go generate ./...' in packer/plugin"
+fi
+checks=$((checks + 1))
+echo "acceptance.sh: ok   generated HCL2 specs are current ($((SECONDS - start)) s, includes building packer-sdc when the Go cache is cold)"
+
 "$here/install.sh"
 installed=$(packer plugins installed | grep '/github.com/scaleapp/scaleapp/packer-plugin-scaleapp_') ||
   fail "packer plugins installed does not list github.com/scaleapp/scaleapp"

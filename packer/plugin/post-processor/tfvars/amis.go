@@ -51,14 +51,27 @@ func pickRegion(configured string, amis map[string]string, a packersdk.Artifact)
 		return configured, "configured region", nil
 	}
 	// amazon builders put their generated data (BuildRegion among it) in the artifact state.
-	if gd, ok := a.State("generated_data").(map[string]interface{}); ok {
-		if br, ok := gd["BuildRegion"].(string); ok {
-			if _, ok := amis[br]; ok {
-				return br, "build region", nil
-			}
+	if br, ok := buildRegion(a.State("generated_data")); ok {
+		if _, ok := amis[br]; ok {
+			return br, "build region", nil
 		}
 	}
 	return strings.SplitN(a.Id(), ":", 2)[0], "first region of the artifact", nil
+}
+
+// buildRegion reads BuildRegion from the artifact's generated data. In-process it is a
+// map[string]interface{}; across Packer's plugin RPC (msgpack without a map type) it arrives as
+// map[interface{}]interface{}, which is what a real build hands this post-processor.
+func buildRegion(gd interface{}) (string, bool) {
+	var v interface{}
+	switch m := gd.(type) {
+	case map[string]interface{}:
+		v = m["BuildRegion"]
+	case map[interface{}]interface{}:
+		v = m["BuildRegion"]
+	}
+	br, ok := v.(string)
+	return br, ok && br != ""
 }
 
 func knownBuilders() string {

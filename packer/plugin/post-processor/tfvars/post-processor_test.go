@@ -3,6 +3,7 @@ package tfvars
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,6 +14,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+	sdkrpc "github.com/hashicorp/packer-plugin-sdk/rpc"
 
 	"github.com/scaleapp/scaleapp/packer/plugin/internal/spectest"
 )
@@ -52,11 +54,19 @@ func TestPostProcessWritesTerraformVariables(t *testing.T) {
 		say    string
 	}{
 		{
-			name:   "build region from the builder's generated data",
+			// The shape a real build delivers: packer's plugin RPC (msgpack) decodes maps this way.
+			name:   "build region from generated data as it arrives over RPC",
+			config: map[string]interface{}{"version": "1.4.2", "commit": "0f3c9e1"},
+			state:  map[string]interface{}{"generated_data": map[interface{}]interface{}{"BuildRegion": "us-east-1", "SourceAMI": "ami-0fff"}},
+			want:   map[string]interface{}{"ami_id": "ami-0123456789abcdef0", "ami_ids": amis, "ami_version": "1.4.2", "ami_commit": "0f3c9e1"},
+			say:    "ami_id = ami-0123456789abcdef0 (us-east-1, build region), 2 region(s)",
+		},
+		{
+			name:   "build region from generated data in-process",
 			config: map[string]interface{}{"version": "1.4.2", "commit": "0f3c9e1"},
 			state:  map[string]interface{}{"generated_data": map[string]interface{}{"BuildRegion": "us-east-1", "SourceAMI": "ami-0fff"}},
 			want:   map[string]interface{}{"ami_id": "ami-0123456789abcdef0", "ami_ids": amis, "ami_version": "1.4.2", "ami_commit": "0f3c9e1"},
-			say:    "ami_id = ami-0123456789abcdef0 (us-east-1, build region), 2 region(s)",
+			say:    "(us-east-1, build region)",
 		},
 		{
 			name:   "configured region wins",
@@ -66,8 +76,11 @@ func TestPostProcessWritesTerraformVariables(t *testing.T) {
 			say:    "(eu-west-1, configured region)",
 		},
 		{
-			name:   "no build region: first region of the id",
+			// Only an artifact without BuildRegion (not what amazon-ebs produces) falls back to the
+			// first region of its id, which amazon builders sort alphabetically.
+			name:   "generated data without BuildRegion: first region of the id",
 			config: map[string]interface{}{"version": "1.4.2", "commit": "0f3c9e1"},
+			state:  map[string]interface{}{"generated_data": map[interface{}]interface{}{"SourceAMI": "ami-0fff"}},
 			want:   map[string]interface{}{"ami_id": "ami-0a1b2c3d4e5f60789", "ami_ids": amis, "ami_version": "1.4.2", "ami_commit": "0f3c9e1"},
 			say:    "(eu-west-1, first region of the artifact)",
 		},
@@ -113,6 +126,45 @@ func TestPostProcessWritesTerraformVariables(t *testing.T) {
 				t.Errorf("temporary files left behind: %v", leftovers)
 			}
 		})
+	}
+}
+
+// A real build hands the post-processor an RPC client of the builder's artifact; this runs the
+// SDK's own artifact server and client over a pipe so State comes back as msgpack decodes it.
+func TestPostProcessReadsBuildRegionThroughPluginRPC(t *testing.T) {
+	serverConn, clientConn := net.Pipe()
+	server, err := sdkrpc.NewServer(serverConn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	mock := &packersdk.MockArtifact{
+		BuilderIdValue: "mitchellh.amazonebs",
+		IdValue:        twoRegions,
+		StateValues:    map[string]interface{}{"generated_data": map[string]interface{}{"BuildRegion": "us-east-1"}},
+	}
+	if err := server.RegisterArtifact(mock); err != nil {
+		t.Fatal(err)
+	}
+	go server.Serve()
+	client, err := sdkrpc.NewClient(clientConn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	in := client.Artifact()
+	if gd := in.State("generated_data"); reflect.TypeOf(gd) != reflect.TypeOf(map[interface{}]interface{}{}) {
+		t.Errorf("generated_data crossed RPC as %T, not map[interface{}]interface{}: update buildRegion's comment", gd)
+	}
+
+	out := filepath.Join(t.TempDir(), "ami.auto.tfvars.json")
+	p := configured(t, map[string]interface{}{"output": out})
+	ui := &packersdk.MockUi{}
+	if _, _, _, err := p.PostProcess(context.Background(), ui, in); err != nil {
+		t.Fatal(err)
+	}
+	if got := readJSON(t, out)["ami_id"]; got != "ami-0123456789abcdef0" {
+		t.Fatalf("ami_id = %v, want us-east-1's ami-0123456789abcdef0 (the build region)", got)
 	}
 }
 

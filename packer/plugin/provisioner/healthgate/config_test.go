@@ -34,6 +34,7 @@ func TestPrepareRejects(t *testing.T) {
 		{"empty url", map[string]interface{}{"url": ""}, "url must not be empty"},
 		{"empty expected body", map[string]interface{}{"expected_body": ""}, "expected_body must not be empty"},
 		{"unit with shell syntax", map[string]interface{}{"unit": "x; reboot"}, `unit "x; reboot" is not a systemd unit name`},
+		{"unit that systemctl would read as an option", map[string]interface{}{"unit": "-Hevil"}, `unit "-Hevil" is not a systemd unit name (letters, digits and :_.@\- only, not starting with -)`},
 		{"url not http", map[string]interface{}{"url": "ftp://127.0.0.1/health"}, `url "ftp://127.0.0.1/health" must be an absolute http:// or https:// URL`},
 		{"url relative", map[string]interface{}{"url": "/health"}, `url "/health" must be an absolute`},
 		{"negative journal_lines", map[string]interface{}{"journal_lines": -1}, "journal_lines -1 must be positive"},

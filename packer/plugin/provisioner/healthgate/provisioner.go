@@ -63,8 +63,8 @@ type Provisioner struct {
 var _ packersdk.Provisioner = new(Provisioner)
 
 // unitName accepts the characters systemd allows in unit names, so the name can never smuggle
-// shell syntax even though it is also quoted.
-var unitName = regexp.MustCompile(`^[A-Za-z0-9:_.@\\-]+$`)
+// shell syntax even though it is also quoted; no leading '-', which systemctl would read as an option.
+var unitName = regexp.MustCompile(`^[A-Za-z0-9:_.@\\][A-Za-z0-9:_.@\\-]*$`)
 
 func (p *Provisioner) ConfigSpec() hcldec.ObjectSpec { return p.config.FlatMapstructure().HCL2Spec() }
 
@@ -101,7 +101,7 @@ func (p *Provisioner) Prepare(raws ...interface{}) error {
 	}
 
 	if !unitName.MatchString(c.Unit) {
-		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("unit %q is not a systemd unit name (letters, digits and :_.@\\- only), e.g. %q", c.Unit, DefaultUnit))
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("unit %q is not a systemd unit name (letters, digits and :_.@\\- only, not starting with -), e.g. %q", c.Unit, DefaultUnit))
 	}
 	if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("url %q must be an absolute http:// or https:// URL with a host, e.g. %q", c.URL, DefaultURL))
@@ -150,18 +150,22 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	}
 	ui.Say(fmt.Sprintf("Health gate: restarting %s, then GET %s (expect 200 %q), within %s", c.Unit, c.URL, c.ExpectedBody, c.ReadyTimeout))
 
-	r := &remote{comm: comm}
-	if err := r.detectSudo(ctx); err != nil {
-		return fmt.Errorf("health gate: %w", err)
-	}
-	if r.sudo {
-		ui.Say("Health gate: remote user is not root, running systemctl and journalctl through sudo -n")
-	}
-
+	// ready_timeout bounds id -u as well: a stalled SSH session there must not wait for Packer's own
+	// timeout, and must still end with the journal.
 	gateCtx, cancel := context.WithTimeout(ctx, c.ReadyTimeout)
 	defer cancel()
 	start := time.Now()
-	err := p.gate(gateCtx, ui, r, start)
+	r := &remote{comm: comm}
+	err := r.detectSudo(gateCtx)
+	if errors.Is(err, errNoCommunicator) {
+		return fmt.Errorf("health gate: %w", err) // nothing could read a journal either
+	}
+	if err == nil {
+		if r.sudo {
+			ui.Say("Health gate: remote user is not root, running systemctl and journalctl through sudo -n")
+		}
+		err = p.gate(gateCtx, ui, r, start)
+	}
 	if err == nil {
 		ui.Say(fmt.Sprintf("Health gate passed in %s", seconds(time.Since(start))))
 		return nil
@@ -173,7 +177,7 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 		// Across the plugin boundary Packer's own `timeout` and Ctrl-C both arrive as a cancel.
 		err = fmt.Errorf("%w (cancelled by packer: its provisioner timeout or an interrupt)", err)
 	}
-	p.printJournal(ctx, ui, r)
+	p.printJournal(ctx, ui, r) // without sudo when id -u failed: the uid is unknown
 	return fmt.Errorf("health gate failed for %s: %w; journal excerpt printed above", c.Unit, err)
 }
 

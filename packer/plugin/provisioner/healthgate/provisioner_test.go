@@ -22,21 +22,30 @@ type reply struct {
 type instance struct {
 	packersdk.MockCommunicator // Upload/Download, unused by the gate
 
-	uid     string
-	restart reply
-	shows   []reply
-	curls   []reply
-	journal string
+	uid        string
+	restart    reply
+	shows      []reply
+	curls      []reply
+	journal    string
+	journalErr string // when set, journalctl prints it on stderr and exits 1
+	stall      string // a command starting with this is started but never finishes (a hung SSH session)
 
 	mu       sync.Mutex
 	commands []string
 	unknown  []string
+	stalled  []*packersdk.RemoteCmd
 }
 
 func (in *instance) Start(ctx context.Context, rc *packersdk.RemoteCmd) error {
 	in.mu.Lock()
 	in.commands = append(in.commands, rc.Command)
-	r := in.answer(strings.TrimPrefix(rc.Command, "sudo -n "))
+	cmd := strings.TrimPrefix(rc.Command, "sudo -n ")
+	if in.stall != "" && strings.HasPrefix(cmd, in.stall) {
+		in.stalled = append(in.stalled, rc)
+		in.mu.Unlock()
+		return nil
+	}
+	r := in.answer(cmd)
 	in.mu.Unlock()
 	m := &packersdk.MockCommunicator{StartStdout: r.stdout, StartStderr: r.stderr, StartExitStatus: r.exit}
 	return m.Start(ctx, rc)
@@ -60,6 +69,8 @@ func (in *instance) answer(cmd string) reply {
 		return next(&in.shows)
 	case strings.HasPrefix(cmd, "curl "):
 		return next(&in.curls)
+	case strings.HasPrefix(cmd, "journalctl ") && in.journalErr != "":
+		return reply{stdout: in.journal, stderr: in.journalErr, exit: 1}
 	case strings.HasPrefix(cmd, "journalctl "):
 		return reply{stdout: in.journal}
 	}
@@ -198,6 +209,17 @@ func TestProvision(t *testing.T) {
 			wantErr: "unit changed after the health check: activating/auto-restart",
 		},
 		{
+			name:    "main process failed while still activating",
+			in:      &instance{uid: "0", shows: []reply{show("activating", "start", "exit-code", 0)}, journal: journal},
+			wantErr: "unit's main process ended abnormally: activating/start Result=exit-code NRestarts=0",
+		},
+		{
+			name:    "journalctl itself fails",
+			in:      &instance{uid: "0", shows: []reply{failed}, journalErr: "No journal files were found."},
+			wantErr: "unit failed",
+			wantSay: []string{"(journalctl exited 1: No journal files were found.)"},
+		},
+		{
 			name:    "journal_lines is honoured",
 			config:  map[string]interface{}{"journal_lines": 7},
 			in:      &instance{uid: "0", shows: []reply{failed}, journal: journal},
@@ -296,6 +318,71 @@ func TestProvisionHonoursCancellation(t *testing.T) {
 	}
 }
 
+// A command whose SSH session hangs (it never exits) must end at ready_timeout, not at Packer's
+// own timeout, and the journal, on a budget of its own, is still printed.
+func TestProvisionStalledCommandEndsAtReadyTimeout(t *testing.T) {
+	cases := []struct {
+		stall, uid, wantErr, wantJournal string
+	}{
+		{"id -u", "0", `id -u: "id -u" did not finish`, "journalctl -u"},
+		// The uid is unknown when id -u stalls, so the journal is read without sudo.
+		{"id -u", "1000", `id -u: "id -u" did not finish`, "\njournalctl -u"},
+		{"systemctl restart ", "1000", `systemctl restart: "sudo -n systemctl restart 'scaleapp.service'" did not finish`, "sudo -n journalctl -u"},
+		{"systemctl show ", "0", "unit did not reach active/running (last state never read)", "journalctl -u"},
+		{"curl ", "0", "GET http://127.0.0.1:8080/health: \"curl -sS", "journalctl -u"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.stall+" as uid "+tc.uid, func(t *testing.T) {
+			in := &instance{uid: tc.uid, stall: tc.stall, shows: []reply{running}, curls: []reply{up}, journal: journal}
+			t.Cleanup(func() { // release the goroutines still waiting on the stalled commands
+				in.mu.Lock()
+				defer in.mu.Unlock()
+				for _, rc := range in.stalled {
+					rc.SetExited(packersdk.CmdDisconnect)
+				}
+			})
+			p := prepared(t, map[string]interface{}{"ready_timeout": "300ms"})
+			ui := &packersdk.MockUi{}
+			// Stands in for Packer's own timeout, so a gate that ignores ready_timeout fails rather than hangs.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			start := time.Now()
+			err := p.Provision(ctx, ui, in, nil)
+			elapsed := time.Since(start)
+			out := said(ui)
+			if elapsed > time.Second {
+				t.Errorf("gate returned after %s, want about ready_timeout (300ms)", elapsed)
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "context deadline exceeded (ready_timeout 300ms)") {
+				t.Fatalf("Provision = %v, want %q and the ready_timeout named\nUI:\n%s", err, tc.wantErr, out)
+			}
+			for _, w := range append(lines(journal), "---- end of journal excerpt ----") {
+				if !strings.Contains(out, w) {
+					t.Errorf("UI output lacks %q:\n%s", w, out)
+				}
+			}
+			if cmds := "\n" + strings.Join(in.ran(), "\n"); !strings.Contains(cmds, tc.wantJournal) {
+				t.Errorf("no command contains %q; ran:%s", tc.wantJournal, cmds)
+			}
+		})
+	}
+}
+
+func TestParseShowRejects(t *testing.T) {
+	cases := []struct{ name, out, want string }{
+		{"NRestarts missing", "ActiveState=active\nSubState=running\nResult=success\n", "systemctl show printed no NRestarts"},
+		{"NRestarts not a number", "ActiveState=active\nSubState=running\nResult=success\nNRestarts=[not set]\n", `NRestarts="[not set]" is not a number`},
+		{"empty output", "", "systemctl show printed no ActiveState"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if st, err := parseShow(tc.out); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("parseShow(%q) = %v, %v; want an error containing %q", tc.out, st, err, tc.want)
+			}
+		})
+	}
+}
+
 func TestProvisionNeedsACommunicator(t *testing.T) {
 	err := prepared(t, nil).Provision(context.Background(), &packersdk.MockUi{}, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), `the build has no communicator (communicator = "none"?)`) {
@@ -310,6 +397,9 @@ func TestProvisionWithAnEmptyCommunicator(t *testing.T) {
 	err := prepared(t, nil).Provision(context.Background(), &packersdk.MockUi{}, in, nil)
 	if err == nil || !strings.Contains(err.Error(), `id -u printed nothing: the build has no working communicator (communicator = "none"?)`) {
 		t.Fatalf("Provision = %v", err)
+	}
+	if got := in.ran(); len(got) != 1 {
+		t.Errorf("ran %q after id -u printed nothing; with no communicator there is no journal to read", got)
 	}
 }
 

@@ -3,6 +3,7 @@ package healthgate
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,8 +12,9 @@ import (
 )
 
 // remote runs short commands through the communicator and captures their output. systemctl and
-// journalctl need root; on AL2023 Packer logs in as ec2-user (passwordless sudo), on the local test
-// machine as root (no sudo installed), so the prefix is chosen from the remote uid.
+// journalctl need root; Packer logs in as ec2-user (passwordless sudo) on AL2023 and in the local bake,
+// but a template may log in as root (where sudo may not even exist), so the prefix is chosen from the
+// remote uid.
 type remote struct {
 	comm packersdk.Communicator
 	sudo bool
@@ -23,6 +25,8 @@ type result struct {
 	exit           int
 }
 
+var errNoCommunicator = errors.New(`id -u printed nothing: the build has no working communicator (communicator = "none"?); the unit must be checked on the instance, over ssh`)
+
 func (r *remote) detectSudo(ctx context.Context) error {
 	res, err := r.run(ctx, "id -u", false)
 	if err != nil {
@@ -30,7 +34,7 @@ func (r *remote) detectSudo(ctx context.Context) error {
 	}
 	if res.exit == 0 && strings.TrimSpace(res.stdout) == "" {
 		// What Packer's RPC communicator answers when the build has none.
-		return fmt.Errorf(`id -u printed nothing: the build has no working communicator (communicator = "none"?); the unit must be checked on the instance, over ssh`)
+		return errNoCommunicator
 	}
 	uid, err := strconv.Atoi(strings.TrimSpace(res.stdout))
 	if res.exit != 0 || err != nil {
