@@ -41,11 +41,11 @@ func jenkinsShSteps(src string) ([]string, error) {
 			}
 		}
 		if q == "" {
-			return nil, fmt.Errorf("an sh step without a string literal at %q", jenkinsFirstLine(strings.TrimSpace(src[at:])))
+			return nil, fmt.Errorf("an sh step without a string literal at %q", firstLine(strings.TrimSpace(src[at:])))
 		}
 		end := strings.Index(rest[len(q):], q)
 		if end < 0 {
-			return nil, fmt.Errorf("unterminated sh string at %q", jenkinsFirstLine(strings.TrimSpace(src[at:])))
+			return nil, fmt.Errorf("unterminated sh string at %q", firstLine(strings.TrimSpace(src[at:])))
 		}
 		body := rest[len(q) : len(q)+end]
 		pos += len(q) + end + len(q)
@@ -55,13 +55,6 @@ func jenkinsShSteps(src string) ([]string, error) {
 		steps = append(steps, body)
 	}
 	return steps, nil
-}
-
-func jenkinsFirstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 // makeTargets lists the targets a Makefile defines ("name:" at the start of a line).
@@ -259,7 +252,7 @@ func archivedSecrets(src, path string) []string {
 			excludes = x[1]
 		}
 		if antMatch(src[m[2]:m[3]], path) && !antMatch(excludes, path) {
-			bad = append(bad, jenkinsFirstLine(strings.TrimSpace(stmt)))
+			bad = append(bad, firstLine(strings.TrimSpace(stmt)))
 		}
 	}
 	return bad

@@ -622,7 +622,7 @@ var tfChecks = []tfCheck{
 		// A boothook runs in cloud-init.service (Before=network-online.target), so the file exists before
 		// the unit's first start, provided the unit is ordered after network-online.target.
 		if !strings.HasPrefix(raw, "#cloud-boothook\n#!/bin/bash\n") {
-			return fmt.Errorf("ami user data must start with #cloud-boothook and a #!/bin/bash line, starts with %q", tfFirstLine(raw))
+			return fmt.Errorf("ami user data must start with #cloud-boothook and a #!/bin/bash line, starts with %q", firstLine(raw))
 		}
 		unit, err := os.ReadFile(filepath.Join(s.root, "packer", s.c.Unit))
 		if err != nil {
@@ -1176,7 +1176,7 @@ var tfMutations = []struct {
 	{"docs and scripts name the contract unit", "terraform/README.md", "`systemctl status scaleapp`", "`systemctl status scaleapp-app.service`"},
 	{"outputs and ready-to-paste commands", "terraform/outputs.tf", `output "target_group_arn" {`, `output "tg_arn" {`},
 	{"outputs and ready-to-paste commands", "terraform/outputs.tf", "${local.alb_url}${local.contract.health_path}", "${local.alb_url}/health"},
-	{"examples set only declared variables", "terraform/examples/container.tfvars", "container_image_tag", "image_tag"},
+	{"examples set only declared variables", "terraform/examples/container.tfvars", "delivery = ", "delivery_mode = "},
 	{"vpc_cidr accepts exactly the prefixes whose subnets AWS allows", "terraform/variables.tf", `tonumber(split("/", var.vpc_cidr)[1]) <= 20`, `tonumber(split("/", var.vpc_cidr)[1]) <= 24`},
 	{"vpc_cidr accepts exactly the prefixes whose subnets AWS allows", "terraform/network.tf", "cidrsubnet(var.vpc_cidr, 8, count.index)", "cidrsubnet(var.vpc_cidr, 12, count.index)"},
 	{"container host AMI is a standard AL2023 image (aws CLI for the ECR login)", "terraform/variables.tf", `"^/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-[a-z0-9.]+-(x86_64|arm64)$"`, `"^/aws/service/ami-amazon-linux-latest/al2023-"`},
@@ -1225,7 +1225,7 @@ func TestTerraformContractCatchesDrift(t *testing.T) {
 			if err := c.run(s); err == nil {
 				t.Errorf("check %q still passes after %s: %q -> %q", m.check, m.file, m.old, m.new)
 			} else {
-				t.Logf("fails as it should: %v", tfFirstLine(err.Error()))
+				t.Logf("fails as it should: %v", firstLine(err.Error()))
 			}
 		})
 	}
@@ -1245,7 +1245,8 @@ func tfVarsString(vars map[string]cty.Value) string {
 	return strings.Join(parts, " ")
 }
 
-func tfFirstLine(s string) string { return strings.SplitN(s, "\n", 2)[0] }
+// firstLine is the first line of a multi-line text, for short error messages.
+func firstLine(s string) string { return strings.SplitN(s, "\n", 2)[0] }
 
 // tfCopyTree copies regular files, skipping .terraform and state (large, irrelevant, maybe secret).
 func tfCopyTree(src, dst string) error {

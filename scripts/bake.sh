@@ -2,8 +2,7 @@
 # Bakes the golden AMI with Packer, the same way by hand and in Jenkins:
 #   scripts/bake.sh validate   packer validate of packer/ (no AWS calls)
 #   scripts/bake.sh build      validate, then packer build of the amazon-ebs source only
-# The template is passed as an absolute path: packer 1.12 resolves "${path.root}/../contract/..." wrongly
-# when path.root is relative ("packer" or "packer/").
+# Graviton: make build GOARCH=arm64, then PKR_VAR_arch=arm64 scripts/bake.sh build.
 # Needs bin/scaleapp (make build), packer + the amazon plugin (make tools) and the project's plugin
 # (packer/plugin/install.sh). VERSION/COMMIT default to what `make build` stamps; AWS_REGION, when set,
 # reaches the template as PKR_VAR_region. The template writes terraform/ami.auto.tfvars.json and the

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scaleapp/scaleapp/scripts/scale-test/localfleet"
+	"github.com/scaleapp/scaleapp/internal/localfleet"
 )
 
 // The AWS-facing scripts cannot run here (no AWS), but every refusal they make before touching AWS can:

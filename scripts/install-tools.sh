@@ -23,7 +23,8 @@ IMDS_MOCK_VERSION=1.13.0
 GROOVY_LINT_VERSION=16.2.0
 
 APT_PACKAGES=(debootstrap systemd-container zstd curl iproute2 podman runc wrk stress-ng shellcheck
-  openssh-client jq make nftables procps)
+  openssh-client jq make nftables procps
+  openjdk-17-jre-headless) # Java: npm-groovy-lint runs CodeNarc
 
 step() { printf '[tools %s] %s\n' "$(date +%T)" "$*"; }
 timed() { local t0=$SECONDS; "$@"; step "  done in $((SECONDS - t0)) s"; }

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scaleapp/scaleapp/scripts/scale-test/localfleet"
+	"github.com/scaleapp/scaleapp/internal/localfleet"
 )
 
 // smoke runs scripts/smoke.sh and returns its exit code and combined output.

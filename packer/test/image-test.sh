@@ -194,8 +194,11 @@ say "unit CPU limits: $caps(all CPUs: $all_cpus)"
 [[ $caps == *"EffectiveCPUs=$all_cpus "* || $caps == *"Cpus_allowed_list=$all_cpus "* ]] ||
   fail "the unit cannot be shown to run on every CPU: $caps"
 if [ "$CPU_PCT" -lt 950 ]; then
-  [ "$((demand >= 950 && host_pm >= 950))" = 1 ] ||
-    fail "/cpu drove only $(fmt_pm "$CPU_PCT") of $NCPU cores (want >= 95%), asking for $(fmt_pm "$demand")"
+  # On a busy host the idle-priority burners yield to everything else: only an explicit opt-in accepts
+  # "nothing caps it" in place of the measured 95% (CI runs the test alone and needs no opt-in).
+  if [ "$((demand >= 950 && host_pm >= 950))" != 1 ] || [ "${IMAGE_TEST_ALLOW_BUSY_HOST:-}" != 1 ]; then
+    fail "/cpu drove only $(fmt_pm "$CPU_PCT") of $NCPU cores (want >= 95%), asking for $(fmt_pm "$demand"); on a busy host, IMAGE_TEST_ALLOW_BUSY_HOST=1 accepts proof that nothing caps it"
+  fi
   say "WARNING: /cpu >= 95% NOT PROVEN on this run: other processes held $(fmt_pm $((host_pm - CPU_PCT))) of the cores; shown only that nothing in the unit caps it (no quota, every CPU)"
 fi
 

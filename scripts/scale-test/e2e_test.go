@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scaleapp/scaleapp/scripts/scale-test/localfleet"
+	"github.com/scaleapp/scaleapp/internal/localfleet"
 )
 
 // fakeAWS answers the three query-protocol calls the test makes, from a script indexed by the number

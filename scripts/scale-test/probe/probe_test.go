@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scaleapp/scaleapp/scripts/scale-test/localfleet"
+	"github.com/scaleapp/scaleapp/internal/localfleet"
 )
 
 // Light jobs: the point is the HTTP contract, not the CPU.

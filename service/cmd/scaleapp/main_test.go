@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/scaleapp/scaleapp/internal/localfleet"
 )
 
 var binary string
@@ -38,16 +40,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // proc is a running scaleapp.
 type proc struct {
 	cmd    *exec.Cmd
@@ -60,7 +52,7 @@ type proc struct {
 // it serves /health.
 func start(t *testing.T, env ...string) *proc {
 	t.Helper()
-	port := freePort(t)
+	port := localfleet.FreePort(t)
 	cmd := exec.Command(binary)
 	cmd.Env = append([]string{"PATH=/usr/bin:/bin", fmt.Sprintf("PORT=%d", port), "IMDS_DISABLED=true"}, env...)
 	out := &strings.Builder{}
@@ -338,18 +330,12 @@ func TestHealthcheckSubcommand(t *testing.T) {
 	}
 }
 
-// metadataMock starts AWS's own IMDS simulator (installed by scripts/install-tools.sh), IMDSv2 only.
+// metadataMock starts AWS's own IMDS simulator (installed by scripts/install-tools.sh), IMDSv2 only,
+// with the mock's own arguments.
 func metadataMock(t *testing.T, args ...string) string {
 	t.Helper()
-	bin, err := exec.LookPath("ec2-metadata-mock")
-	if err != nil {
-		home, _ := os.UserHomeDir()
-		bin = filepath.Join(home, ".cache/scaleapp-tools/bin/ec2-metadata-mock")
-		if _, err := os.Stat(bin); err != nil {
-			t.Fatalf("ec2-metadata-mock not found: run `make tools` (scripts/install-tools.sh go)")
-		}
-	}
-	port := freePort(t)
+	bin := localfleet.MetadataMock(t)
+	port := localfleet.FreePort(t)
 	cmd := exec.Command(bin, append([]string{"-n", "127.0.0.1", "-p", fmt.Sprint(port), "-I"}, args...)...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = []string{"HOME=" + cmd.Dir}
@@ -393,7 +379,7 @@ func TestIdentityFromMetadataMock(t *testing.T) {
 
 func TestOffEC2StartsFast(t *testing.T) {
 	// An endpoint that accepts nothing: the identity falls back to local without delaying READY.
-	dead := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	dead := fmt.Sprintf("http://127.0.0.1:%d", localfleet.FreePort(t))
 	t0 := time.Now()
 	p := start(t, "IMDS_DISABLED=false", "IMDS_ENDPOINT="+dead)
 	if took := time.Since(t0); took > time.Second {

@@ -11,8 +11,6 @@ import (
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hcldec"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	sdkrpc "github.com/hashicorp/packer-plugin-sdk/rpc"
 
@@ -244,12 +242,8 @@ func TestConfigureDefaultsAndRejects(t *testing.T) {
 
 func decodeHCL(t *testing.T, src string) (*PostProcessor, hcl.Diagnostics, error) {
 	t.Helper()
-	f, diags := hclsyntax.ParseConfig([]byte(src), "tfvars.pkr.hcl", hcl.InitialPos)
-	if diags.HasErrors() {
-		t.Fatalf("parse: %s", diags)
-	}
 	p := new(PostProcessor)
-	val, diags := hcldec.Decode(f.Body, p.ConfigSpec(), nil)
+	val, diags := spectest.Decode(t, src, p.ConfigSpec())
 	if diags.HasErrors() {
 		return nil, diags, nil
 	}

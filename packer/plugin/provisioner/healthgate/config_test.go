@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hcldec"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/scaleapp/scaleapp/packer/plugin/internal/spectest"
@@ -54,12 +52,8 @@ func TestPrepareRejects(t *testing.T) {
 // (hcldec with the plugin's ConfigSpec), then hands the value to Prepare as packer's RPC layer does.
 func decodeHCL(t *testing.T, src string) (*Provisioner, hcl.Diagnostics, error) {
 	t.Helper()
-	f, diags := hclsyntax.ParseConfig([]byte(src), "healthgate.pkr.hcl", hcl.InitialPos)
-	if diags.HasErrors() {
-		t.Fatalf("parse: %s", diags)
-	}
 	p := new(Provisioner)
-	val, diags := hcldec.Decode(f.Body, p.ConfigSpec(), nil)
+	val, diags := spectest.Decode(t, src, p.ConfigSpec())
 	if diags.HasErrors() {
 		return nil, diags, nil
 	}

@@ -1,6 +1,7 @@
-// Package localfleet starts a small "fleet" on loopback for tests of the delivery scripts: N real
-// scaleapp processes, each with its own ec2-metadata-mock (AWS's IMDS simulator) so each reports its
-// own instance id, behind a round-robin reverse proxy that stands in for the ALB.
+// Package localfleet is test support for the service and the delivery scripts: it finds the tools and
+// ports they need, and starts a small "fleet" on loopback: N real scaleapp processes, each with its own
+// ec2-metadata-mock (AWS's IMDS simulator) so each reports its own instance id, behind a round-robin
+// reverse proxy that stands in for the ALB.
 package localfleet
 
 import (
