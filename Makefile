@@ -21,8 +21,9 @@ export PACKER_PLUGIN_PATH ?= $(SCALEAPP_TOOLS)/packer-plugins
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
+# Locally there is no instance metadata: IMDS_DISABLED keeps the service from asking 169.254.169.254.
 run: ## serve on :8080 (PORT=... to change), logs on the console
-	go run -ldflags "$(LDFLAGS)" ./service/cmd/scaleapp
+	IMDS_DISABLED=$${IMDS_DISABLED:-true} go run -ldflags "$(LDFLAGS)" ./service/cmd/scaleapp
 
 build: ## the static binary bin/scaleapp (GOARCH=arm64 for Graviton)
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./service/cmd/scaleapp

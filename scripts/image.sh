@@ -76,7 +76,9 @@ case $1 in
     # podman on Debian 12: runc with explicit ulimits (crun fails on its rlimits), as container/test.sh.
     opts=()
     [ "$(basename "$ENGINE")" != podman ] || opts=(--runtime runc --ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
-    exec "$ENGINE" run --rm --name scaleapp "${opts[@]}" -p "${PORT:-8080}:8080" "$IMAGE" ;;
+    # A local run: no instance metadata to ask (IMDS_DISABLED), as with make run.
+    exec "$ENGINE" run --rm --name scaleapp "${opts[@]}" -e "IMDS_DISABLED=${IMDS_DISABLED:-true}" \
+      -p "${PORT:-8080}:8080" "$IMAGE" ;;
   push) push ;;
   *) die "unknown step '$1': build, run or push" ;;
 esac
