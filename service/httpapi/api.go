@@ -66,7 +66,8 @@ func (a *api) closeWhileDraining(next http.Handler) http.Handler {
 }
 
 // methods routes by HTTP method and answers anything else with a JSON 405 and an Allow header.
-// HEAD is served wherever GET is, as load balancers and curl -I expect.
+// HEAD is served wherever GET is, as load balancers and curl -I expect; a GET that changes state
+// (/cpu) refuses HEAD itself.
 type methods map[string]http.HandlerFunc
 
 func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,7 +25,7 @@ func parseQuery(raw string, allowed ...string) (query, error) {
 	}
 	sort.Strings(names)
 	for _, k := range names {
-		if !contains(allowed, k) {
+		if !slices.Contains(allowed, k) {
 			return query{}, fmt.Errorf("unknown parameter %q (allowed: %s)", k, strings.Join(allowed, ", "))
 		}
 		if n := len(v[k]); n > 1 {
@@ -32,15 +33,6 @@ func parseQuery(raw string, allowed ...string) (query, error) {
 		}
 	}
 	return query{v}, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // seconds reads a positive number of seconds up to max (fractions allowed), or def when absent.
