@@ -26,11 +26,22 @@ type Contract struct {
 	EnvFile                string `json:"env_file"`
 	DrainDelaySeconds      int    `json:"drain_delay_seconds"`
 	ShutdownTimeoutSeconds int    `json:"shutdown_timeout_seconds"`
+	StopTimeoutSeconds     int    `json:"stop_timeout_seconds"` // the unit's TimeoutStopSec
 	WatchdogSeconds        int    `json:"watchdog_seconds"`
-	AMITagKey              string `json:"ami_tag_key"`
-	AMITagValue            string `json:"ami_tag_value"`
-	TFVarsFile             string `json:"tfvars_file"`
-	AMIVariable            string `json:"ami_variable"`
+	// HealthCheck is the load balancer's active check (the ALB target group; HAProxy in the local lab).
+	HealthCheck HealthCheck `json:"health_check"`
+	AMITagKey   string      `json:"ami_tag_key"`
+	AMITagValue string      `json:"ami_tag_value"`
+	TFVarsFile  string      `json:"tfvars_file"`
+	AMIVariable string      `json:"ami_variable"`
+}
+
+// HealthCheck is how the load balancer probes health_path.
+type HealthCheck struct {
+	IntervalSeconds    int `json:"interval_seconds"`
+	TimeoutSeconds     int `json:"timeout_seconds"`
+	HealthyThreshold   int `json:"healthy_threshold"`
+	UnhealthyThreshold int `json:"unhealthy_threshold"`
 }
 
 // C is the parsed contract. A malformed contract.json is a build-time mistake, so it panics at init and
