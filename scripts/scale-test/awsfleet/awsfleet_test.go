@@ -157,7 +157,9 @@ func TestWhoAmI(t *testing.T) {
 func TestGroupPolicies(t *testing.T) {
 	g := group(2, astypes.LifecycleStateInService, astypes.LifecycleStateInService)
 	g.MinSize, g.MaxSize, g.HealthCheckType = aws.Int32(1), aws.Int32(4), aws.String("ELB")
-	step := func(adj int32) astypes.StepAdjustment { return astypes.StepAdjustment{ScalingAdjustment: aws.Int32(adj)} }
+	step := func(adj int32) astypes.StepAdjustment {
+		return astypes.StepAdjustment{ScalingAdjustment: aws.Int32(adj)}
+	}
 	asg := &fakeASG{groups: []astypes.AutoScalingGroup{g}, policies: []astypes.ScalingPolicy{
 		{PolicyName: aws.String("tt"), PolicyType: aws.String("TargetTrackingScaling"), Enabled: aws.Bool(true),
 			Alarms: []astypes.Alarm{{AlarmName: aws.String("TargetTracking-web-AlarmHigh-1")}, {AlarmName: aws.String("TargetTracking-web-AlarmLow-1")}}},
