@@ -16,7 +16,10 @@ log() { printf '[image %s] %s\n' "$(date +%T)" "$*"; }
 # push() has returned, and under set -u a local would be unbound by then (exit 1 after a good push).
 AUTH_DIR=""
 remove_auth() { [ -z "$AUTH_DIR" ] || rm -rf "$AUTH_DIR"; }
-trap remove_auth EXIT
+# The build's staged context, removed the same way.
+BUILD_CTX=""
+cleanup() { remove_auth; [ -z "$BUILD_CTX" ] || rm -rf "$BUILD_CTX"; }
+trap cleanup EXIT
 die() { echo "image.sh: $*" >&2; exit 2; }
 
 [ $# -eq 1 ] || die "usage: scripts/image.sh build|run|push"
@@ -33,10 +36,13 @@ build() {
   # --layers=false: a scratch + COPY build gains nothing from cached intermediate images.
   [ "$(basename "$ENGINE")" = podman ] && format=(--format docker --layers=false)
   log "$ENGINE build $IMAGE (commit $COMMIT)"
-  # The context is bin/ alone: the image gets the binary and nothing else from the checkout.
+  # The context is the binary alone, staged read-only (0555): the image gets nothing else from the
+  # checkout, and the mode without COPY --chmod, which the classic (non-BuildKit) docker builder lacks.
+  BUILD_CTX=$(mktemp -d)
+  install -m 0555 bin/scaleapp "$BUILD_CTX/scaleapp"
   "$ENGINE" build "${format[@]}" -f container/Dockerfile \
     --build-arg "VERSION=$VERSION" --build-arg "COMMIT=$COMMIT" \
-    --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)" -t "$IMAGE" bin/
+    --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)" -t "$IMAGE" "$BUILD_CTX"
   log "built $IMAGE: $("$ENGINE" image inspect --format '{{.Size}}' "$IMAGE") bytes"
   # Terraform's container path runs the image by this tag (variable container_image_tag), as the AMI
   # path takes ami_id from the bake's ami.auto.tfvars.json.

@@ -75,6 +75,7 @@ GROOVY_LINT_VERSION=16.2.0
 
 APT_PACKAGES=(debootstrap systemd-container zstd curl iproute2 podman runc wrk stress-ng shellcheck
   openssh-client jq make nftables procps
+  slirp4netns # container/test.sh's network: no bridge, nft rules or ip_forward change on the host
   openjdk-17-jre-headless) # Java: npm-groovy-lint runs CodeNarc
 
 step() { printf '[tools %s] %s\n' "$(date +%T)" "$*"; }
