@@ -62,7 +62,7 @@ const (
 	userCause = "At 2026-01-01T10:00:00Z a user request update of AutoScalingGroup constraints to min: 1, max: 4, desired: 3 changing the desired capacity from 2 to 3. " +
 		"At 2026-01-01T10:00:10Z an instance was started in response to a difference between desired and actual capacity, increasing the capacity from 2 to 3."
 	elbCause    = "At 2026-01-01T10:05:00Z an instance was taken out of service in response to an ELB system health check failure."
-	refillCause = "At 2026-01-01T10:05:30Z an instance was started in response to a difference between desired and actual capacity, increasing the capacity from 1 to 2."
+	refillCause = "At 2026-01-01T10:05:30Z an instance was started in response to a difference between desired and actual capacity, increasing the capacity from 2 to 3."
 )
 
 func newSim(t *testing.T, fleet *localfleet.Fleet) *sim {
