@@ -248,8 +248,9 @@ func TestRunEndToEnd(t *testing.T) {
 	} {
 		t.Setenv(k, v)
 	}
-	// The group's scale-out: desired up with a launch at call 2, the new instance in service (and a
-	// target, unless told otherwise) at call 3.
+	// The group's scale-out: desired up with a launch at call 2; at call 3 the new instance becomes a
+	// target of the ALB (register) and InService in the group (comesInService: a lifecycle hook can hold
+	// it in Pending while the ALB already sends it traffic).
 	scaleOut := func(cause string, comesInService, register bool) func(*sim, int) {
 		return func(s *sim, call int) {
 			switch call {
@@ -257,8 +258,13 @@ func TestRunEndToEnd(t *testing.T) {
 				s.desired++
 				s.launch(cause)
 			case 3:
+				m := s.pending()
+				if register {
+					m.registered = true
+					s.fleet.Register(m.in)
+				}
 				if comesInService {
-					s.inService(s.pending(), register)
+					m.lifecycle = "InService"
 				}
 			}
 		}
@@ -307,9 +313,10 @@ func TestRunEndToEnd(t *testing.T) {
 		},
 		{
 			name: "scale-out rule: desired and in-service must both rise", mode: "scale-out", instances: 2, timeout: "5s",
-			setup:    func(s *sim) { s.script = scaleOut(policyCause, false, false) },
+			setup:    func(s *sim) { s.script = scaleOut(policyCause, false, true) },
 			wantCode: 1,
-			want:     []string{"FAIL: no proven scale-out within ", "but in-service never went above 2"},
+			want: []string{"desired 3  in-service 2  healthy 3  answering 3", "FAIL: no proven scale-out within ",
+				"desired capacity rose after ", " s but in-service never went above 2; traffic reached 3 instances"},
 		},
 		{
 			name: "scale-out rule: an instance launched after the stress must answer", mode: "scale-out", instances: 2, timeout: "5s",
