@@ -69,8 +69,8 @@ bake: build ## packer build of the golden AMI in AWS_REGION (AWS credentials fro
 smoke: ## smoke test a deployed stack: make smoke URL=http://ALB [N=20] [EXPECTED=2]
 	scripts/smoke.sh "$(URL)" $(or $(N),20) $(or $(EXPECTED),2)
 
-scale-test: ## scale-out test against the deployed stack (terraform outputs; STRESS_TOKEN from the env)
-	scripts/scale-test.sh
+scale-test: ## scale test of the deployed stack: MODE=scale-out (default) or replace; STRESS_TOKEN from the env
+	scripts/scale-test.sh $(or $(MODE),scale-out)
 
 bench: ## benchmark figures for the README (startup, throughput, CPU fill, /health under load, RSS, drain)
 	scripts/bench.sh

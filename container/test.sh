@@ -7,8 +7,10 @@
 #     HEALTHCHECK reports healthy;
 #   - `podman stop` drains (/health 503 DRAINING meanwhile) and the process exits 0 within the drain
 #     budget of contract.json (drain delay + shutdown timeout).
-# Podman here: runc with explicit ulimits (crun fails on this kernel's rlimits), no registry pulls. It
-# turns on ip_forward and adds nft tables and a bridge: everything it changed is restored on exit.
+# Podman here: runc with explicit ulimits (crun fails on this kernel's rlimits), no registry pulls. The
+# container's network is slirp4netns (user-mode, like rootless podman): no bridge, no nft rules and no
+# ip_forward change on the host, so a concurrent run that needs them is never disturbed, and the host
+# port is the kernel's pick (-p 127.0.0.1::PORT), unique whatever else runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,47 +18,32 @@ log() { printf '[container %s] %s\n' "$(date +%T)" "$*"; }
 fail() { log "FAIL: $*"; exit 1; }
 ms() { echo $(($(date +%s%N) / 1000000)); }
 
-for c in podman runc jq curl nft ldd ss; do command -v "$c" >/dev/null || { echo "container/test.sh: $c is not installed (scripts/install-tools.sh apt)" >&2; exit 2; }; done
+for c in podman runc slirp4netns jq curl ldd; do command -v "$c" >/dev/null || { echo "container/test.sh: $c is not installed (scripts/install-tools.sh apt)" >&2; exit 2; }; done
 [ -x bin/scaleapp ] || { echo "container/test.sh: bin/scaleapp is missing: run 'make build'" >&2; exit 2; }
 
 PORT=$(jq -r .port contract/contract.json)
 DRAIN=$(jq -r .drain_delay_seconds contract/contract.json)
 SHUTDOWN=$(jq -r .shutdown_timeout_seconds contract/contract.json)
 BUDGET=$((DRAIN + SHUTDOWN))
-# The first free loopback port from 18080 on (other tests may hold some).
-free_port() {
-  local p
-  for p in $(seq 18080 18180); do
-    ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return; }
-  done
-  echo "container/test.sh: no free port in 18080-18180" >&2; exit 2
-}
-HOST_PORT=${HOST_PORT:-$(free_port)}
 VERSION=test-$$
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo none)
 IMAGE=localhost/scaleapp-test
 REF=$IMAGE:$VERSION
 NAME=scaleapp-test-$$
-RUN=(--runtime runc --ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
+RUN=(--runtime runc --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 --network slirp4netns)
 work=$(mktemp -d)
 
-# What the host looks like before, to restore exactly that.
-fwd_before=$(sysctl -n net.ipv4.ip_forward)
-tables_before=$(nft list tables)
-bridge_before=$(ip -br link show cni-podman0 2>/dev/null || true)
 mnt=""
+# Never aborts (set -e is off in here): every step runs whatever the one before did, and the run's own
+# exit code is kept.
 cleanup() {
   local rc=$?
-  [ -n "$mnt" ] && podman image unmount "$REF" >/dev/null 2>&1
-  podman rm -f -t 0 "$NAME" >/dev/null 2>&1 || true
-  podman rmi -f "$REF" >/dev/null 2>&1 || true
-  while read -r _ family table; do
-    [ -n "$table" ] && ! grep -qx "table $family $table" <<<"$tables_before" && nft delete table "$family" "$table"
-  done < <(nft list tables)
-  [ -z "$bridge_before" ] && ip link del cni-podman0 2>/dev/null
-  sysctl -qw net.ipv4.ip_forward="$fwd_before"
+  set +e
+  if [ -n "$mnt" ]; then podman image unmount "$REF" >/dev/null 2>&1; fi
+  podman rm -f -t 0 "$NAME" >/dev/null 2>&1
+  podman rmi -f "$REF" >/dev/null 2>&1
   rm -rf "$work"
-  [ "$rc" -eq 0 ] || log "failed (exit $rc); host restored: ip_forward=$(sysctl -n net.ipv4.ip_forward), container and image removed"
+  if [ "$rc" -ne 0 ]; then log "failed (exit $rc); container and image removed"; fi
   exit "$rc"
 }
 trap cleanup EXIT
@@ -103,17 +90,19 @@ mnt=""
 # IMDS off: the instance metadata address is not ours to call from here. The drain settings are the
 # AMI's (contract.json), so the stop below is timed against the real budget.
 t0=$(ms)
-podman run -d --name "$NAME" "${RUN[@]}" -p "127.0.0.1:$HOST_PORT:$PORT" \
+podman run -d --name "$NAME" "${RUN[@]}" -p "127.0.0.1::$PORT" \
   -e IMDS_DISABLED=true -e "DRAIN_DELAY=${DRAIN}s" -e "SHUTDOWN_TIMEOUT=${SHUTDOWN}s" "$REF" >/dev/null 2>"$work/run.err" ||
   { cat "$work/run.err"; fail "podman run"; }
+HOST=$(podman port "$NAME" "$PORT/tcp")
+[[ $HOST == 127.0.0.1:[0-9]* ]] || fail "podman port $NAME $PORT: got '$HOST'"
 up=""
 for _ in $(seq 100); do
-  up=$(curl -fsS --max-time 1 "http://127.0.0.1:$HOST_PORT/health" 2>/dev/null || true)
+  up=$(curl -fsS --max-time 1 "http://$HOST/health" 2>/dev/null || true)
   [ "$up" = UP ] && break
   sleep 0.05
 done
 start_ms=$(($(ms) - t0))
-[ "$up" = UP ] || { podman logs "$NAME" | tail -20; fail "/health did not answer UP through 127.0.0.1:$HOST_PORT within 5 s"; }
+[ "$up" = UP ] || { podman logs "$NAME" | tail -20; fail "/health did not answer UP through $HOST within 5 s"; }
 log "  ok: /health answers UP from the host, $start_ms ms after podman run"
 
 pid=$(podman inspect --format '{{.State.Pid}}' "$NAME")
@@ -132,7 +121,7 @@ podman stop -t $((BUDGET + 5)) "$NAME" >/dev/null 2>"$work/stop.err" &
 stopper=$!
 draining=""
 for _ in $(seq 40); do
-  draining=$(curl -sS --max-time 1 "http://127.0.0.1:$HOST_PORT/health" 2>/dev/null || true)
+  draining=$(curl -sS --max-time 1 "http://$HOST/health" 2>/dev/null || true)
   [ "$draining" = DRAINING ] && break
   sleep 0.05
 done

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -286,5 +287,311 @@ func TestJenkinsfileDoesNotArchiveTheBinaryPlan(t *testing.T) {
 		if got := len(archivedSecrets(c.jenkinsfile, plan)) > 0; got != c.bad {
 			t.Errorf("archivedSecrets(%q) found a problem = %v, want %v", c.jenkinsfile, got, c.bad)
 		}
+	}
+}
+
+// The pipeline's safety rules (README, "Delivery pipeline (Jenkins)"), checked on the Jenkinsfile's
+// structure: npm-groovy-lint knows Groovy, not what a stage may do.
+//   Rule 2: infrastructure changes only on main, after an approval by a group named by a parameter; no
+//           -auto-approve outside the approved path; no AWS credentials for a pull request from a fork.
+//   Rule 3: parameters checked before anything is spent; the AMI baked only by a run that applies it; one
+//           lock, across branches, around everything that uses the shared state.
+// Each check has a case below that breaks the real Jenkinsfile in exactly that way and must be caught.
+
+// groovyBlock returns the index just past the brace that closes the one at open, skipping strings,
+// comments and slashy regexes (`==~ /a{2}/`), whose braces do not count.
+func groovyBlock(src string, open int) (int, error) {
+	depth := 0
+	for i := open; i < len(src); i++ {
+		switch c := src[i]; {
+		case strings.HasPrefix(src[i:], "//"):
+			i += strings.IndexByte(src[i:]+"\n", '\n')
+		case strings.HasPrefix(src[i:], "/*"):
+			i += strings.Index(src[i:]+"*/", "*/") + 1
+		case c == '/' && strings.HasSuffix(strings.TrimRight(src[:i], " "), "~"):
+			end := strings.IndexByte(src[i+1:], '/')
+			if end < 0 {
+				return 0, fmt.Errorf("unterminated slashy string at %d", i)
+			}
+			i += end + 1
+		case c == '\'' || c == '"':
+			q := string(c)
+			if strings.HasPrefix(src[i:], q+q+q) {
+				q += q + q
+			}
+			end := strings.Index(src[i+len(q):], q)
+			if end < 0 {
+				return 0, fmt.Errorf("unterminated string at %d", i)
+			}
+			i += len(q) + end + len(q) - 1
+		case c == '{':
+			depth++
+		case c == '}':
+			depth--
+			if depth == 0 {
+				return i + 1, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("unbalanced braces from %d", open)
+}
+
+type jStage struct {
+	name       string
+	start, end int // the block, braces included
+	parent     int // index of the enclosing stage, -1 at the top
+	own        string
+}
+
+var stageHead = regexp.MustCompile(`(?m)^\s*stage\s*\(\s*'([^']+)'\s*\)\s*\{`)
+
+// jenkinsStages lists the stages in file order, with their nesting and their own text (the block
+// without its nested stages).
+func jenkinsStages(src string) ([]jStage, error) {
+	var st []jStage
+	for _, m := range stageHead.FindAllStringSubmatchIndex(src, -1) {
+		end, err := groovyBlock(src, m[1]-1)
+		if err != nil {
+			return nil, err
+		}
+		st = append(st, jStage{name: src[m[2]:m[3]], start: m[1] - 1, end: end, parent: -1})
+	}
+	for i := range st {
+		for j := i - 1; j >= 0; j-- {
+			if st[j].start < st[i].start && st[i].end <= st[j].end {
+				st[i].parent = j
+				break
+			}
+		}
+		own := []byte(src[st[i].start:st[i].end])
+		for _, c := range st[i+1:] {
+			if c.start > st[i].start && c.end <= st[i].end {
+				for k := c.start; k < c.end; k++ {
+					own[k-st[i].start] = ' '
+				}
+			}
+		}
+		st[i].own = string(own)
+	}
+	return st, nil
+}
+
+// section returns the text of `name { ... }` in a stage's own text ("" when absent).
+func section(own, name string) string {
+	loc := regexp.MustCompile(`\b` + name + `\s*\{`).FindStringIndex(own)
+	if loc == nil {
+		return ""
+	}
+	end, err := groovyBlock(own, loc[1]-1)
+	if err != nil {
+		return ""
+	}
+	return strings.Join(strings.Fields(own[loc[1]:end-1]), " ")
+}
+
+// groovyFunc returns the body of a top-level method (`void name(...) {`).
+func groovyFunc(src, name string) string {
+	loc := regexp.MustCompile(`(?m)^\w+\s+` + name + `\s*\([^)]*\)\s*\{`).FindStringIndex(src)
+	if loc == nil {
+		return ""
+	}
+	end, err := groovyBlock(src, loc[1]-1)
+	if err != nil {
+		return ""
+	}
+	return src[loc[1]:end]
+}
+
+// autoApproveSteps are scripts/terraform.sh's steps that apply without a saved, reviewed plan.
+func autoApproveSteps(script string) []string {
+	var steps []string
+	for _, m := range regexp.MustCompile(`(?m)^([a-z_]+)\(\) \{\n((?:.*\n)*?)\}`).FindAllStringSubmatch(script, -1) {
+		if strings.Contains(m[2], "-auto-approve") {
+			steps = append(steps, strings.ReplaceAll(m[1], "_", "-"))
+		}
+	}
+	return steps
+}
+
+// changesInfra says whether a stage's steps change infrastructure: the reviewed apply, or an
+// auto-approving terraform.sh step, or terraform itself.
+func changesInfra(own string, autoSteps []string) bool {
+	if regexp.MustCompile(`scripts/terraform\.sh (apply|plan-destroy)\b|-auto-approve|\bterraform (apply|destroy)\b`).MatchString(own) {
+		return !strings.Contains(own, "plan-destroy") || strings.Contains(own, "apply")
+	}
+	for _, s := range autoSteps {
+		if strings.Contains(own, "scripts/terraform.sh "+s) {
+			return true
+		}
+	}
+	return false
+}
+
+func isApproval(own string) bool {
+	return regexp.MustCompile(`\b(approve|input)\s*[(\s]`).MatchString(section(own, "steps"))
+}
+
+// checkPipelineRules returns every broken rule, each error starting with the rule's number.
+func checkPipelineRules(src, terraformSh string) []error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	stages, err := jenkinsStages(src)
+	if err != nil {
+		return []error{err}
+	}
+	if len(stages) < 5 {
+		return []error{fmt.Errorf("found %d stages: the parser no longer reads this Jenkinsfile", len(stages))}
+	}
+	params := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\bname:\s*'([A-Z_]+)'`).FindAllStringSubmatch(section(src, "parameters"), -1) {
+		params[m[1]] = true
+	}
+	autoSteps := autoApproveSteps(terraformSh)
+	withAws, checkParams := groovyFunc(src, "withAws"), groovyFunc(src, "checkParameters")
+
+	// Rule 2: approvals by a named group, from a parameter.
+	inputs := regexp.MustCompile(`\binput(\s+[a-z]+\s*:|\s*\()[^\n]*`).FindAllString(src, -1)
+	if len(inputs) == 0 {
+		bad("2: no input step: nothing is ever approved")
+	}
+	for _, in := range inputs {
+		m := regexp.MustCompile(`submitter:\s*params\.([A-Z_]+)`).FindStringSubmatch(in)
+		if m == nil || !params[m[1]] {
+			bad("2: %q: an approval needs submitter: params.X, X a declared parameter (the approving group)", strings.TrimSpace(in))
+		}
+	}
+	// Rule 2: apply and destroy only on main, never for a pull request, refused before anything runs.
+	for _, want := range []string{`env.BRANCH_NAME != 'main'`, `env.CHANGE_ID`} {
+		if !strings.Contains(checkParams, want) || !strings.Contains(checkParams, "error(") {
+			bad("2: checkParameters must refuse ACTION=apply/destroy unless %s says main and no pull request (missing %s)", "BRANCH_NAME", want)
+		}
+	}
+	// Rule 2: every infrastructure change runs under exactly the condition of the approval stage before
+	// it in the same sequence, with no other change in between.
+	for i, s := range stages {
+		for _, step := range jenkinsShStepsOrNil(s.own) {
+			if strings.Contains(step, "-auto-approve") {
+				bad("2: stage %q: -auto-approve in the Jenkinsfile", s.name)
+			}
+		}
+		if !changesInfra(section(s.own, "steps"), autoSteps) {
+			continue
+		}
+		approved := false
+		for j := i - 1; j >= 0 && stages[j].parent == s.parent; j-- {
+			if isApproval(stages[j].own) {
+				approved = section(stages[j].own, "when") == section(s.own, "when") && section(s.own, "when") != ""
+				break
+			}
+		}
+		if !approved {
+			bad("2: stage %q changes infrastructure without an approval stage right before it under the same when condition", s.name)
+		}
+	}
+	// Rule 2: credentials only through withAws, which refuses a fork's pull request.
+	if n := strings.Count(src, "withCredentials"); n != 1 || !strings.Contains(withAws, "withCredentials") {
+		bad("2: %d withCredentials in the file: AWS credentials must be bound in withAws only", n)
+	}
+	guard := regexp.MustCompile(`if \(env\.CHANGE_FORK[^{]*\{\s*error\(`).FindStringIndex(withAws)
+	if guard == nil || guard[0] > strings.Index(withAws, "withCredentials") {
+		bad("2: withAws must stop with error() for a pull request from a fork (env.CHANGE_FORK) before binding credentials")
+	}
+	forkOff := false
+	if loc := regexp.MustCompile(`if \(env\.CHANGE_FORK\) \{`).FindStringIndex(checkParams); loc != nil {
+		end, err := groovyBlock(checkParams, loc[1]-1)
+		forkOff = err == nil && strings.Contains(checkParams[loc[1]:end], "return false")
+	}
+	if !forkOff {
+		bad("2: checkParameters must turn AWS off (return false) for a pull request from a fork")
+	}
+
+	// Rule 3: the parameters are checked first, by a stage that runs nothing else.
+	first := stages[0]
+	if !strings.Contains(first.own, "checkParameters()") || strings.Contains(first.own, "sh ") || strings.Contains(first.own, "withAws") {
+		bad("3: the first stage (%q) must call checkParameters() and nothing that spends", first.name)
+	}
+	// Rule 3: bake only when applying; and every AWS stage inside one lock on the shared state.
+	stateKey := regexp.MustCompile(`TF_STATE_KEY:-([^}]+)\}`).FindStringSubmatch(terraformSh)
+	for _, s := range stages {
+		steps := section(s.own, "steps")
+		if regexp.MustCompile(`scripts/bake\.sh build|make bake`).MatchString(steps) && !strings.Contains(section(s.own, "when"), "params.ACTION == 'apply'") {
+			bad("3: stage %q bakes an AMI without a when that requires params.ACTION == 'apply'", s.name)
+		}
+		if !strings.Contains(steps, "withAws") {
+			continue
+		}
+		locked := false
+		for p := s.parent; p >= 0; p = stages[p].parent {
+			lock := regexp.MustCompile(`lock\(resource:\s*"([^"]+)"`).FindStringSubmatch(section(stages[p].own, "options"))
+			if lock != nil && stateKey != nil && strings.Contains(lock[1], "${params.TF_STATE_BUCKET}") && strings.Contains(lock[1], stateKey[1]) &&
+				!regexp.MustCompile(`BRANCH_NAME|JOB_NAME|BUILD_`).MatchString(lock[1]) && strings.Contains(section(stages[p].own, "when"), "USE_AWS") {
+				locked = true
+			}
+		}
+		if !locked {
+			bad("3: stage %q uses AWS outside a stage that runs only when USE_AWS and holds lock(resource: \"...${params.TF_STATE_BUCKET}/<state key>\") for every branch", s.name)
+		}
+	}
+	if stateKey == nil {
+		bad("3: scripts/terraform.sh no longer defaults TF_STATE_KEY: update this test")
+	}
+	// The agent is named by a label (its requirements are documented for it), and checked out once.
+	if !regexp.MustCompile(`(?m)^    agent \{ label '[^']+' \}`).MatchString(src) {
+		bad("5: the pipeline's agent must be a label (agent { label '...' }), not agent any")
+	}
+	if strings.Contains(src, "checkout scm") && !strings.Contains(section(src, "options"), "skipDefaultCheckout()") {
+		bad("6: checkout scm without skipDefaultCheckout(): the code is checked out twice")
+	}
+	return errs
+}
+
+func jenkinsShStepsOrNil(src string) []string {
+	steps, _ := jenkinsShSteps(src)
+	return steps
+}
+
+func TestJenkinsfilePipelineRules(t *testing.T) {
+	src, tf := readRepoFile(t, "Jenkinsfile"), readRepoFile(t, "scripts/terraform.sh")
+	if got := autoApproveSteps(tf); !slices.Contains(got, "ecr-repository") {
+		t.Fatalf("auto-approving steps of scripts/terraform.sh = %v, want ecr-repository among them", got)
+	}
+	for _, err := range checkPipelineRules(src, tf) {
+		t.Error(err)
+	}
+
+	// Each case breaks one rule in the real file; the check must say which.
+	cases := []struct {
+		name, old, new, want string
+	}{
+		{"approval without submitter", "submitter: params.APPROVERS", "ok: 'Yes'", "2: "},
+		{"submitter not a parameter", "submitter: params.APPROVERS", "submitter: 'bob'", "needs submitter: params.X"},
+		{"apply off main", "changes && env.BRANCH_NAME != 'main'", "changes && false", "unless BRANCH_NAME says main"},
+		{"apply for a pull request", "if (changes && env.CHANGE_ID)", "if (changes && false)", "missing env.CHANGE_ID"},
+		{"apply stage without its approval", `approve("${params.ACTION} in`, `echo("${params.ACTION} in`, "stage \"Terraform apply\" changes infrastructure"},
+		{"push on every branch", "when { expression { params.DELIVERY == 'container' && params.ACTION == 'apply' } }\n                    steps {\n                        withAws {",
+			"when { expression { params.DELIVERY == 'container' } }\n                    steps {\n                        withAws {", "stage \"Push image\" changes infrastructure"},
+		{"auto-approve in a step", "sh 'scripts/terraform.sh apply'", "sh 'scripts/terraform.sh apply -auto-approve'", "-auto-approve in the Jenkinsfile"},
+		{"credentials outside withAws", "sh 'scripts/bake.sh build'", "withCredentials([]) { sh 'scripts/bake.sh build' }", "withCredentials in the file"},
+		{"fork guard removed from withAws", "if (env.CHANGE_FORK || env.USE_AWS != 'true') {", "if (env.USE_AWS != 'true') {", "pull request from a fork (env.CHANGE_FORK) before"},
+		{"fork keeps AWS on", "echo \"Pull request from the fork ${env.CHANGE_FORK}: no AWS credentials, test and build only\"\n        return false",
+			"echo 'fork'\n        return true", "turn AWS off (return false) for a pull request from a fork"},
+		{"parameters checked late", "env.USE_AWS = checkParameters() ? 'true' : 'false'", "env.USE_AWS = 'true'", "must call checkParameters()"},
+		{"bake on a plan-only run", "when { expression { params.DELIVERY == 'ami' && params.ACTION == 'apply' } }", "when { expression { params.DELIVERY == 'ami' } }", "bakes an AMI without"},
+		{"no lock", "lock(resource: \"scaleapp-tfstate:${params.TF_STATE_BUCKET}/scaleapp/terraform.tfstate\")", "retry(1)", "uses AWS outside a stage"},
+		{"any agent", "agent { label 'scaleapp-debian12' }", "agent any", "5: the pipeline's agent must be a label"},
+		{"two checkouts", "skipDefaultCheckout()", "", "6: checkout scm without skipDefaultCheckout()"},
+		{"a lock per branch", "lock(resource: \"scaleapp-tfstate:${params.TF_STATE_BUCKET}/scaleapp/terraform.tfstate\")",
+			"lock(resource: \"scaleapp-tfstate:${params.TF_STATE_BUCKET}/scaleapp/terraform.tfstate/${env.BRANCH_NAME}\")", "uses AWS outside a stage"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if !strings.Contains(src, c.old) {
+				t.Fatalf("the Jenkinsfile no longer holds %q: update this case", c.old)
+			}
+			errs := checkPipelineRules(strings.Replace(src, c.old, c.new, 1), tf)
+			if !strings.Contains(fmt.Sprint(errs), c.want) {
+				t.Errorf("errors %v, want one with %q", errs, c.want)
+			}
+		})
 	}
 }

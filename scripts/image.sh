@@ -12,6 +12,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { printf '[image %s] %s\n' "$(date +%T)" "$*"; }
+# The registry login's throw-away auth directory. Global, not local to push(): the EXIT trap runs after
+# push() has returned, and under set -u a local would be unbound by then (exit 1 after a good push).
+AUTH_DIR=""
+remove_auth() { [ -z "$AUTH_DIR" ] || rm -rf "$AUTH_DIR"; }
+# The build's staged context, removed the same way.
+BUILD_CTX=""
+cleanup() { remove_auth; [ -z "$BUILD_CTX" ] || rm -rf "$BUILD_CTX"; }
+trap cleanup EXIT
 die() { echo "image.sh: $*" >&2; exit 2; }
 
 [ $# -eq 1 ] || die "usage: scripts/image.sh build|run|push"
@@ -28,10 +36,13 @@ build() {
   # --layers=false: a scratch + COPY build gains nothing from cached intermediate images.
   [ "$(basename "$ENGINE")" = podman ] && format=(--format docker --layers=false)
   log "$ENGINE build $IMAGE (commit $COMMIT)"
-  # The context is bin/ alone: the image gets the binary and nothing else from the checkout.
+  # The context is the binary alone, staged read-only (0555): the image gets nothing else from the
+  # checkout, and the mode without COPY --chmod, which the classic (non-BuildKit) docker builder lacks.
+  BUILD_CTX=$(mktemp -d)
+  install -m 0555 bin/scaleapp "$BUILD_CTX/scaleapp"
   "$ENGINE" build "${format[@]}" -f container/Dockerfile \
     --build-arg "VERSION=$VERSION" --build-arg "COMMIT=$COMMIT" \
-    --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)" -t "$IMAGE" bin/
+    --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)" -t "$IMAGE" "$BUILD_CTX"
   log "built $IMAGE: $("$ENGINE" image inspect --format '{{.Size}}' "$IMAGE") bytes"
   # Terraform's container path runs the image by this tag (variable container_image_tag), as the AMI
   # path takes ami_id from the bake's ami.auto.tfvars.json.
@@ -41,25 +52,27 @@ build() {
 }
 
 push() {
-  local region=${AWS_REGION:?set AWS_REGION} repo registry remote auth digest
+  local region=${AWS_REGION:?set AWS_REGION} repo registry remote digest
   command -v aws >/dev/null || die "the AWS CLI is not installed"
   repo=${ECR_REPOSITORY_URL:-$(scripts/terraform.sh output ecr_repository_url 2>/dev/null || true)}
-  [[ $repo == *.dkr.ecr.*.amazonaws.com/* ]] ||
+  # Every partition: amazonaws.com, and amazonaws.com.cn in the China regions.
+  [[ $repo =~ ^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+$ ]] ||
     die "no ECR repository (got '${repo}'): Terraform creates it with delivery=container; run 'TF_VAR_delivery=container scripts/terraform.sh ecr-repository' once, or set ECR_REPOSITORY_URL"
   registry=${repo%%/*}
   remote=$repo:$VERSION
   if aws ecr describe-images --region "$region" --repository-name "${repo#*/}" --image-ids "imageTag=$VERSION" >/dev/null 2>&1; then
     log "$remote already exists and tags are immutable: not pushing again"
   else
-    auth=$(mktemp -d)
-    trap 'rm -rf "$auth"' EXIT
-    export REGISTRY_AUTH_FILE=$auth/auth.json DOCKER_CONFIG=$auth
+    AUTH_DIR=$(mktemp -d)
+    export REGISTRY_AUTH_FILE=$AUTH_DIR/auth.json DOCKER_CONFIG=$AUTH_DIR
     log "logging in to $registry (token through stdin, throw-away auth file)"
     aws ecr get-login-password --region "$region" | "$ENGINE" login --username AWS --password-stdin "$registry"
     "$ENGINE" tag "$IMAGE" "$remote"
     log "pushing $remote"
     "$ENGINE" push "$remote"
     "$ENGINE" logout "$registry" >/dev/null 2>&1 || true
+    remove_auth
+    AUTH_DIR=""
   fi
   digest=$(aws ecr describe-images --region "$region" --repository-name "${repo#*/}" --image-ids "imageTag=$VERSION" \
     --query 'imageDetails[0].imageDigest' --output text)

@@ -6,11 +6,62 @@
 #   scripts/install-tools.sh [apt] [go] [packer] [npm]     (no argument: all of them)
 set -euo pipefail
 
+# What the machine must bring (this script does not install it) is checked first, one line per missing
+# piece, before anything is installed: exit 2 then.
+#   Debian 12 with apt-get and dpkg, run as root (no sudo): the apt part, systemd-nspawn and podman tests
+#   git, make, terraform >= 1.10 (S3 lock files): the suite and the pipeline
+#   Go >= 1.26 (go.mod): the go and packer parts; Node.js >= 20 with npm: npm-groovy-lint 16.2.0 (npm part)
+
+# version_ge HAVE WANT: dotted versions, compared number by number (pure bash: nothing else is assumed yet).
+version_ge() {
+  local IFS=. i
+  local -a h w
+  read -r -a h <<<"$1"
+  read -r -a w <<<"$2"
+  for i in 0 1 2; do
+    [[ ${h[i]:-0} =~ ^[0-9]+$ ]] || return 1
+    ((10#${h[i]:-0} > 10#${w[i]:-0})) && return 0
+    ((10#${h[i]:-0} < 10#${w[i]:-0})) && return 1
+  done
+  return 0
+}
+
+check_requirements() { # PARTS...
+  local missing=() parts=" $* " v
+  if [[ $parts == *" apt "* ]]; then
+    [ "${EUID:-$(id -u)}" = 0 ] || missing+=("root: run as root (apt-get; the suite boots systemd-nspawn and runs podman); sudo is not supported")
+    { command -v apt-get && command -v dpkg; } >/dev/null || missing+=("apt-get and dpkg: a Debian 12 system is required (the Debian packages this script installs)")
+  fi
+  if [[ $parts == *" all "* ]]; then
+    local c
+    for c in git make; do command -v "$c" >/dev/null || missing+=("$c: not installed (apt-get install $c)"); done
+    v=$(terraform version 2>/dev/null) || true
+    v=${v%%$'\n'*}
+    v=${v#Terraform v}
+    version_ge "${v:-0}" 1.10 || missing+=("Terraform >= 1.10: found ${v:-none} (https://developer.hashicorp.com/terraform/install)")
+  fi
+  if [[ $parts == *" go "* || $parts == *" packer "* ]]; then
+    v=$(go env GOVERSION 2>/dev/null) || true
+    v=${v#go}
+    version_ge "${v:-0}" 1.26 || missing+=("Go >= 1.26: found ${v:-none} (https://go.dev/dl)")
+  fi
+  if [[ $parts == *" npm "* ]]; then
+    v=$(node --version 2>/dev/null) || true
+    v=${v#v}
+    version_ge "${v:-0}" 20 || missing+=("Node.js >= 20: found ${v:-none} (npm-groovy-lint $GROOVY_LINT_VERSION needs it; Debian 12's nodejs is 18: use NodeSource's node_20.x)")
+    command -v npm >/dev/null || missing+=("npm: not installed (it comes with NodeSource's nodejs)")
+  fi
+  [ ${#missing[@]} -eq 0 ] && return
+  local m
+  for m in "${missing[@]}"; do echo "install-tools: missing $m" >&2; done
+  echo "install-tools: ${#missing[@]} requirement(s) missing; nothing was installed" >&2
+  exit 2
+}
+
 TOOLS=${SCALEAPP_TOOLS:-$HOME/.cache/scaleapp-tools}
 BIN=$TOOLS/bin
 export PACKER_PLUGIN_PATH=${PACKER_PLUGIN_PATH:-$TOOLS/packer-plugins}
 export GOFLAGS=-mod=mod
-mkdir -p "$BIN" "$PACKER_PLUGIN_PATH"
 
 PACKER_VERSION=1.12.0
 AMAZON_PLUGIN_VERSION=1.3.6
@@ -24,6 +75,7 @@ GROOVY_LINT_VERSION=16.2.0
 
 APT_PACKAGES=(debootstrap systemd-container zstd curl iproute2 podman runc wrk stress-ng shellcheck
   openssh-client jq make nftables procps
+  slirp4netns # container/test.sh's network: no bridge, nft rules or ip_forward change on the host
   openjdk-17-jre-headless) # Java: npm-groovy-lint runs CodeNarc
 
 step() { printf '[tools %s] %s\n' "$(date +%T)" "$*"; }
@@ -85,11 +137,13 @@ install_npm() {
   ln -sf "../npm/bin/npm-groovy-lint" "$BIN/npm-groovy-lint"
 }
 
-what=("$@"); [ ${#what[@]} -gt 0 ] || what=(apt go packer npm)
+what=("$@"); [ ${#what[@]} -gt 0 ] || what=(apt go packer npm all)
+check_requirements "${what[@]}"
+mkdir -p "$BIN" "$PACKER_PLUGIN_PATH"
 t0=$SECONDS
 for w in "${what[@]}"; do
   case $w in
-    apt) install_apt ;; go) install_go_tools ;; packer) install_packer ;; npm) install_npm ;;
+    apt) install_apt ;; go) install_go_tools ;; packer) install_packer ;; npm) install_npm ;; all) ;;
     *) echo "install-tools: unknown part '$w' (apt, go, packer, npm)" >&2; exit 2 ;;
   esac
 done

@@ -1,7 +1,8 @@
 // Package localfleet is test support for the service and the delivery scripts: it finds the tools and
 // ports they need, and starts a small "fleet" on loopback: N real scaleapp processes, each with its own
 // ec2-metadata-mock (AWS's IMDS simulator) so each reports its own instance id, behind a round-robin
-// reverse proxy that stands in for the ALB.
+// reverse proxy that stands in for the ALB. A test that plays the Auto Scaling group launches, registers,
+// deregisters and stops instances while the proxy serves; the proxy can health-check them like an ALB.
 package localfleet
 
 import (
@@ -16,7 +17,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -25,20 +28,31 @@ import (
 
 // Instance is one scaleapp process and its metadata mock.
 type Instance struct {
-	ID  string // the instance id its mock serves
-	URL string // http://127.0.0.1:PORT of the scaleapp process
-	app *exec.Cmd
+	ID      string // the instance id its mock serves
+	URL     string // http://127.0.0.1:PORT of the scaleapp process
+	app     *exec.Cmd
+	healthy atomic.Bool // what the proxy's last health check saw (Options.HealthCheck)
 }
 
 // Fleet is the running set and its proxy.
 type Fleet struct {
-	URL       string // the proxy: http://127.0.0.1:PORT
-	Instances []*Instance
+	URL       string      // the proxy: http://127.0.0.1:PORT
+	Instances []*Instance // every instance started, in launch order
+
+	t        testing.TB
+	bin, dir string
+	opts     Options
+	mu       sync.Mutex
+	live     []*Instance // the proxy's rotation
 }
 
 // Options tune Start.
 type Options struct {
 	Env []string // extra environment for every scaleapp process, e.g. STRESS_TOKEN=...
+	// HealthCheck > 0 makes the proxy GET every registered instance's /health at that interval and route
+	// only to those that answered 200, like an ALB (to all of them when none did: ALBs fail open).
+	// 0: plain round robin.
+	HealthCheck time.Duration
 }
 
 // RepoRoot is the directory of the root go.mod, found from the test's working directory.
@@ -99,29 +113,74 @@ func FreePort(t testing.TB) int {
 // is stopped when the test ends.
 func Start(t testing.TB, bin string, n int, o Options) *Fleet {
 	t.Helper()
-	mock := MetadataMock(t)
-	dir := t.TempDir()
-	f := &Fleet{}
-	for i := 1; i <= n; i++ {
-		in := &Instance{ID: fmt.Sprintf("i-0local%010d", i)}
-		imdsPort := startMock(t, mock, dir, in.ID)
-		port := FreePort(t)
-		in.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
-		in.app = exec.Command(bin)
-		in.app.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port),
-			fmt.Sprintf("IMDS_ENDPOINT=http://127.0.0.1:%d", imdsPort), "LOG_LEVEL=warn")
-		in.app.Env = append(in.app.Env, o.Env...)
-		in.app.Stdout, in.app.Stderr = logWriter(t, in.ID), logWriter(t, in.ID)
-		if err := in.app.Start(); err != nil {
-			t.Fatalf("start scaleapp: %v", err)
-		}
-		app := in.app
-		t.Cleanup(func() { stop(app) })
-		waitFor(t, in.URL+"/health", "UP")
-		f.Instances = append(f.Instances, in)
+	f := &Fleet{t: t, bin: bin, dir: t.TempDir(), opts: o}
+	for range n {
+		f.Register(f.Launch())
 	}
-	f.URL = roundRobin(t, f.Instances)
+	f.URL = f.serve()
 	return f
+}
+
+// Launch starts one more instance with the next id and waits until its /health is UP. It takes no
+// traffic until Register: an ASG launches an instance first, then registers it with the target group.
+func (f *Fleet) Launch() *Instance {
+	t := f.t
+	t.Helper()
+	f.mu.Lock()
+	in := &Instance{ID: fmt.Sprintf("i-0local%010d", len(f.Instances)+1)}
+	f.Instances = append(f.Instances, in)
+	f.mu.Unlock()
+	imdsPort := startMock(t, MetadataMock(t), f.dir, in.ID)
+	port := FreePort(t)
+	in.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	in.app = exec.Command(f.bin)
+	// Each asks its own mock, whatever the test's environment says (the AWS SDK honours
+	// AWS_EC2_METADATA_DISABLED, which a test of AWS-facing code may set); the last value of a key wins.
+	in.app.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port), fmt.Sprintf("IMDS_ENDPOINT=http://127.0.0.1:%d", imdsPort),
+		"IMDS_DISABLED=false", "AWS_EC2_METADATA_DISABLED=false", "LOG_LEVEL=warn")
+	in.app.Env = append(in.app.Env, f.opts.Env...)
+	in.app.Stdout, in.app.Stderr = logWriter(t, in.ID), logWriter(t, in.ID)
+	if err := in.app.Start(); err != nil {
+		t.Fatalf("start scaleapp: %v", err)
+	}
+	app := in.app
+	t.Cleanup(func() { stop(app) })
+	waitFor(t, in.URL+"/health", "UP")
+	in.healthy.Store(true)
+	return in
+}
+
+// Register adds an instance to the proxy's rotation.
+func (f *Fleet) Register(in *Instance) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.live = append(f.live, in)
+}
+
+// Deregister takes an instance out of the rotation; requests already sent to it still finish.
+func (f *Fleet) Deregister(in *Instance) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.live = slices.DeleteFunc(f.live, func(x *Instance) bool { return x == in })
+}
+
+// targets is the rotation to pick from now: the healthy instances, or all when none is healthy.
+func (f *Fleet) targets() []*Instance {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.opts.HealthCheck <= 0 {
+		return slices.Clone(f.live)
+	}
+	var ok []*Instance
+	for _, in := range f.live {
+		if in.healthy.Load() {
+			ok = append(ok, in)
+		}
+	}
+	if len(ok) == 0 {
+		return slices.Clone(f.live)
+	}
+	return ok
 }
 
 // Stop ends one instance now (SIGTERM, as an ASG would), so the proxy gets errors for it.
@@ -195,27 +254,62 @@ func waitFor(t testing.TB, url, want string) {
 	t.Fatalf("%s did not answer %q within 10 s (last: %s)", url, want, last)
 }
 
-// roundRobin serves a reverse proxy over the instances, one request each in turn, like an ALB.
-func roundRobin(t testing.TB, ins []*Instance) string {
+// serve runs the reverse proxy over the rotation, one request to each target in turn like an ALB, and
+// the health checks when Options.HealthCheck asks for them.
+func (f *Fleet) serve() string {
+	t := f.t
 	t.Helper()
 	var next atomic.Uint64
-	proxies := make([]*httputil.ReverseProxy, len(ins))
-	for i, in := range ins {
-		u, err := url.Parse(in.URL)
-		if err != nil {
-			t.Fatal(err)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ins := f.targets()
+		if len(ins) == 0 {
+			http.Error(w, "503 Service Unavailable: no registered target", http.StatusServiceUnavailable) // what an ALB answers
+			return
 		}
-		proxies[i] = httputil.NewSingleHostReverseProxy(u)
-		proxies[i].ErrorLog = nil
-		proxies[i].ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
+		u, err := url.Parse(ins[(next.Add(1)-1)%uint64(len(ins))].URL)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		p := httputil.NewSingleHostReverseProxy(u)
+		p.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
 			http.Error(w, "502 Bad Gateway: "+err.Error(), http.StatusBadGateway) // what an ALB answers
 		}
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		proxies[(next.Add(1)-1)%uint64(len(proxies))].ServeHTTP(w, r)
+		p.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
+	if f.opts.HealthCheck > 0 {
+		done, stopped := make(chan struct{}), make(chan struct{})
+		go f.checkHealth(done, stopped)
+		t.Cleanup(func() { close(done); <-stopped })
+	}
 	return srv.URL
+}
+
+// checkHealth GETs every registered instance's /health each interval, as an ALB's health check does.
+func (f *Fleet) checkHealth(done <-chan struct{}, stopped chan<- struct{}) {
+	defer close(stopped)
+	c := &http.Client{Timeout: time.Second}
+	tick := time.NewTicker(f.opts.HealthCheck)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+		}
+		f.mu.Lock()
+		live := slices.Clone(f.live)
+		f.mu.Unlock()
+		for _, in := range live {
+			resp, err := c.Get(in.URL + "/health")
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			in.healthy.Store(err == nil && resp.StatusCode == http.StatusOK)
+		}
+	}
 }
 
 // logWriter sends a process's output to the test log, one line per write, prefixed.

@@ -1,9 +1,19 @@
-// Command scale-test proves, against a deployed stack, that a CPU spike scales the Auto Scaling group
-// out: it starts /cpu stress jobs on the instances behind the ALB, then polls the group, its target group
-// and the ALB and prints one timeline line per poll, and a verdict. Exit 0: scaled out; 1: no scale-out
-// within the timeout; 2: bad usage or nothing could be polled.
+// Command scale-test proves, against a deployed stack, one of the two behaviours this project exists for,
+// with a timeline (one line per poll of the group, its target group and the ALB) and a verdict:
 //
-//	STRESS_TOKEN=... go run ./scripts/scale-test -url http://ALB -asg NAME -target-group ARN
+//	-mode scale-out  /cpu stress on the instances makes this stack's scaling policy add instances that
+//	                 then answer through the ALB (rules: timeline.ScaleOut); scale-in afterwards is
+//	                 reported, not awaited
+//	-mode replace    one instance made to fail its health check (/health/fail) is taken out by the ALB,
+//	                 terminated by the group for failing ELB health checks and replaced by a healthy new
+//	                 one while the others keep answering (rules: timeline.Replace)
+//
+// Before anything is stressed it checks the credentials, the group, its max-size headroom and scaling
+// policies (scale-out) or ELB health checks and spare instances (replace), and waits out an instance
+// refresh in progress (stressing instances being replaced proves nothing). Exit 0: proven; 1: not proven
+// within the timeout; 2: bad usage, a failed check, or nothing could be polled.
+//
+//	STRESS_TOKEN=... go run ./scripts/scale-test -mode scale-out -url http://ALB -asg NAME -target-group ARN
 //
 // AWS credentials and region come from the SDK's default chain (AWS_REGION, AWS_PROFILE, instance role).
 // The token is read from the environment only, so it never shows on a command line.
@@ -23,36 +33,45 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/scaleapp/scaleapp/scripts/scale-test/awsfleet"
 	"github.com/scaleapp/scaleapp/scripts/scale-test/poll"
 	"github.com/scaleapp/scaleapp/scripts/scale-test/probe"
+	"github.com/scaleapp/scaleapp/scripts/scale-test/timeline"
 )
 
-// maxStressSeconds is the service's default STRESS_MAX_SECONDS: a longer job would get a 400.
-const maxStressSeconds = 900
+const (
+	// maxStressSeconds is the service's default STRESS_MAX_SECONDS: a longer job would get a 400.
+	maxStressSeconds = 900
+	// maxFailSeconds is the longest failure /health/fail injects.
+	maxFailSeconds = 3600
+)
 
 type options struct {
-	url, asg, targetGroup, region string
-	timeout, interval             time.Duration
-	samples, load, expect         int
-	stop                          bool
+	mode, url, asg, targetGroup, region string
+	timeout, interval, refreshWait      time.Duration
+	samples, load, instances, maxFailed int
+	stop                                bool
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("scale-test", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.StringVar(&o.mode, "mode", "scale-out", "scale-out (CPU stress -> more instances) or replace (failed health check -> new instance)")
 	fs.StringVar(&o.url, "url", "", "the ALB's URL, e.g. http://scaleapp-123.eu-west-1.elb.amazonaws.com (required)")
 	fs.StringVar(&o.asg, "asg", "", "the Auto Scaling group's name (required)")
 	fs.StringVar(&o.targetGroup, "target-group", "", "the target group's ARN (required)")
 	fs.StringVar(&o.region, "region", "", "AWS region (default: the SDK's chain, e.g. AWS_REGION)")
-	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "fail when no scale-out happened by then")
+	fs.DurationVar(&o.timeout, "timeout", 0, "fail when nothing is proven by then (default 10m for scale-out, 15m for replace)")
 	fs.DurationVar(&o.interval, "interval", 15*time.Second, "time between polls")
+	fs.DurationVar(&o.refreshWait, "refresh-wait", 30*time.Minute, "how long to wait for an instance refresh in progress to end before starting")
 	fs.IntVar(&o.samples, "samples", 10, "GET / requests through the ALB per poll")
-	fs.IntVar(&o.load, "load", 100, "percent of every core each instance burns (1-100)")
-	fs.IntVar(&o.expect, "instances", 2, "instances to stress at the start (the group's desired capacity)")
-	fs.BoolVar(&o.stop, "stop", true, "stop the stress jobs at the end so the group scales back in")
+	fs.IntVar(&o.load, "load", 100, "scale-out: percent of every core each instance burns (1-100)")
+	fs.IntVar(&o.instances, "instances", 0, "scale-out: stress jobs to start (default: the group's in-service instances)")
+	fs.BoolVar(&o.stop, "stop", true, "scale-out: stop the stress jobs at the end so the group scales back in")
+	fs.IntVar(&o.maxFailed, "max-failed", 0, "replace: requests through the ALB allowed to fail during the run")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -63,17 +82,33 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	if o.url == "" || o.asg == "" || o.targetGroup == "" {
 		errs = append(errs, errors.New("-url, -asg and -target-group are required"))
 	}
-	if o.timeout < 5*time.Second || o.timeout > maxStressSeconds*time.Second {
-		errs = append(errs, fmt.Errorf("-timeout %v: want 5s..15m (the stress job lasts the whole run and the service caps it at %d s)", o.timeout, maxStressSeconds))
+	limit := map[string]time.Duration{"scale-out": maxStressSeconds * time.Second, "replace": maxFailSeconds * time.Second}[o.mode]
+	switch o.mode {
+	case "scale-out":
+		if o.timeout == 0 {
+			o.timeout = 10 * time.Minute
+		}
+	case "replace":
+		if o.timeout == 0 {
+			o.timeout = 15 * time.Minute
+		}
+	default:
+		errs = append(errs, fmt.Errorf("-mode %q: want scale-out or replace", o.mode))
 	}
-	if o.interval < time.Second || o.interval > o.timeout {
+	if limit > 0 && (o.timeout < 5*time.Second || o.timeout > limit) {
+		errs = append(errs, fmt.Errorf("-timeout %v: want 5s..%v for %s (the stress job or injected failure lasts the whole run and the service caps it)", o.timeout, limit, o.mode))
+	}
+	if o.interval < time.Second || (o.timeout > 0 && o.interval > o.timeout) {
 		errs = append(errs, fmt.Errorf("-interval %v: want 1s..timeout", o.interval))
+	}
+	if o.refreshWait < 0 {
+		errs = append(errs, fmt.Errorf("-refresh-wait %v: want >= 0", o.refreshWait))
 	}
 	if o.load < 1 || o.load > 100 {
 		errs = append(errs, fmt.Errorf("-load %d: want 1..100", o.load))
 	}
-	if o.expect < 1 || o.samples < 1 {
-		errs = append(errs, errors.New("-instances and -samples must be >= 1"))
+	if o.instances < 0 || o.samples < 1 || o.maxFailed < 0 {
+		errs = append(errs, errors.New("-samples must be >= 1, -instances and -max-failed >= 0"))
 	}
 	return o, errors.Join(errs...)
 }
@@ -86,6 +121,7 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fail := func(err error) int { fmt.Fprintln(stderr, "scale-test:", err); return 2 }
 	o, err := parse(args, stderr)
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
@@ -95,8 +131,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	client, err := probe.New(o.url, os.Getenv("STRESS_TOKEN"), o.samples)
 	if err != nil {
-		fmt.Fprintln(stderr, "scale-test:", err)
-		return 2
+		return fail(err)
 	}
 	var loadOpts []func(*config.LoadOptions) error
 	if o.region != "" {
@@ -104,46 +139,87 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
-		fmt.Fprintln(stderr, "scale-test: AWS configuration:", err)
-		return 2
+		return fail(fmt.Errorf("AWS configuration: %w", err))
 	}
 	fleet := awsfleet.Fleet{ASG: autoscaling.NewFromConfig(cfg), ELB: elasticloadbalancingv2.NewFromConfig(cfg),
 		GroupName: o.asg, TargetGroupARN: o.targetGroup}
 	if err := fleet.Validate(); err != nil {
-		fmt.Fprintln(stderr, "scale-test:", err)
-		return 2
+		return fail(err)
 	}
+	fmt.Fprintf(stdout, "scale-test %s: %s, group %s, region %s; timeout %v, poll every %v\n",
+		o.mode, o.url, o.asg, cfg.Region, o.timeout, o.interval)
+	pre := preflight{fleet: fleet, caller: sts.NewFromConfig(cfg), mode: o.mode, interval: o.interval, refreshWait: o.refreshWait, out: stdout}
+	g, causes, err := pre.run(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	loop := poll.Loop{Fleet: fleet, Prober: client, Interval: o.interval, Timeout: o.timeout, Out: stdout}
+	if o.mode == "replace" {
+		return replace(ctx, o, g, client, loop, stdout, stderr)
+	}
+	return scaleOut(ctx, o, g, causes, client, loop, stdout, stderr)
+}
 
+func scaleOut(ctx context.Context, o options, g awsfleet.Group, causes []string, client *probe.Client, loop poll.Loop, stdout, stderr io.Writer) int {
+	jobs := o.instances
+	if jobs == 0 {
+		jobs = g.InService
+	}
 	job := probe.Stress{Seconds: int(o.timeout / time.Second), Load: o.load}
-	fmt.Fprintf(stdout, "scale-test: %s, group %s, region %s; stressing %d instance(s) at %d%% for %d s; timeout %v, poll every %v\n",
-		o.url, o.asg, cfg.Region, o.expect, o.load, job.Seconds, o.timeout, o.interval)
-	started, err := client.StartOnAll(ctx, job, o.expect, 4*o.expect+4)
+	fmt.Fprintf(stdout, "scale-test: stressing %d instance(s) at %d%% for %d s\n", jobs, o.load, job.Seconds)
+	started, err := client.StartOnAll(ctx, job, jobs, 4*jobs+4)
 	if err != nil {
 		fmt.Fprintln(stderr, "scale-test: starting the stress jobs:", err)
 		return 2
 	}
 	fmt.Fprintf(stdout, "scale-test: %d stress job(s) started (instances already busy answer 409 and are not counted)\n", started)
-	if o.stop {
-		defer func() {
-			// A fresh context: the run's may be cancelled, and the fleet should calm down regardless.
-			c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			n, err := client.StopAll(c, 4*o.expect+8, 3)
-			fmt.Fprintf(stdout, "scale-test: stopped %d stress job(s)", n)
-			if err != nil {
-				fmt.Fprintf(stdout, " (%v)", err)
-			}
-			fmt.Fprintln(stdout)
-		}()
-	}
 
-	v, err := poll.Loop{Fleet: fleet, Prober: client, Interval: o.interval, Timeout: o.timeout, Out: stdout}.Run(ctx)
+	loop.Judge = func(s []timeline.Sample) (poll.Verdict, error) { return timeline.JudgeScaleOut(s, causes) }
+	v, err := loop.Run(ctx)
+	if o.stop {
+		// A fresh context: the run's may be cancelled, and the fleet should calm down regardless.
+		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		n, stopErr := client.StopAll(c, 4*jobs+8, 3)
+		cancel()
+		fmt.Fprintf(stdout, "scale-test: stopped %d stress job(s)", n)
+		if stopErr != nil {
+			fmt.Fprintf(stdout, " (%v)", stopErr)
+		}
+		fmt.Fprintln(stdout)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "scale-test:", err)
 		return 2
 	}
 	fmt.Fprintln(stdout, v)
-	if !v.ScaledOut {
+	if !v.Passed() {
+		return 1
+	}
+	if o.stop {
+		fmt.Fprintf(stdout, "scale-test: scale-in not awaited: with the stress stopped the group returns toward desired %d at its scale-in policy's pace (minutes); watch it: terraform -chdir=terraform output commands\n",
+			g.Desired)
+	}
+	return 0
+}
+
+func replace(ctx context.Context, o options, g awsfleet.Group, client *probe.Client, loop poll.Loop, stdout, stderr io.Writer) int {
+	// The failure outlasts the run, so the instance stays unhealthy until the group replaces it.
+	seconds := int(o.timeout / time.Second)
+	victim, err := client.FailOne(ctx, seconds, 4*g.InService+8)
+	if err != nil {
+		fmt.Fprintln(stderr, "scale-test: making an instance fail its health check:", err)
+		return 2
+	}
+	fmt.Fprintf(stdout, "scale-test: %s answers /health with 503 UNHEALTHY for %d s (POST /health/fail through the ALB); following it\n", victim, seconds)
+	loop.Watch = victim
+	loop.Judge = func(s []timeline.Sample) (poll.Verdict, error) { return timeline.JudgeReplace(s, victim, o.maxFailed) }
+	v, err := loop.Run(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "scale-test:", err)
+		return 2
+	}
+	fmt.Fprintln(stdout, v)
+	if !v.Passed() {
 		return 1
 	}
 	return 0

@@ -16,22 +16,29 @@ func TestParse(t *testing.T) {
 	}{
 		{"minimal", ok, ""},
 		{"missing required", []string{"-url", "http://alb"}, "-url, -asg and -target-group are required"},
+		{"replace", append(ok, "-mode", "replace", "-timeout", "40m"), ""},
+		{"unknown mode", append(ok, "-mode", "chaos"), `-mode "chaos": want scale-out or replace`},
 		{"timeout too short", append(ok, "-timeout", "3s"), "-timeout 3s"},
-		{"timeout beyond the stress cap", append(ok, "-timeout", "16m"), "caps it at 900 s"},
-		{"interval longer than timeout", append(ok, "-interval", "11m"), "-interval 11m0s"},
+		{"timeout beyond the stress cap", append(ok, "-timeout", "16m"), "-timeout 16m0s: want 5s..15m0s for scale-out"},
+		{"timeout beyond the failure cap", append(ok, "-mode", "replace", "-timeout", "61m"), "want 5s..1h0m0s for replace"},
+		{"interval longer than the default timeout", append(ok, "-interval", "11m"), "-interval 11m0s"},
 		{"load out of range", append(ok, "-load", "0"), "-load 0"},
-		{"no instances", append(ok, "-instances", "0"), "-instances and -samples"},
+		{"negative instances", append(ok, "-instances", "-1"), "-instances and -max-failed >= 0"},
+		{"no samples", append(ok, "-samples", "0"), "-samples must be >= 1"},
+		{"negative refresh wait", append(ok, "-refresh-wait", "-1s"), "-refresh-wait -1s"},
 		{"stray argument", append(ok, "extra"), `unexpected arguments ["extra"]`},
 		{"unknown flag", append(ok, "-token", "x"), "flag provided but not defined: -token"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := parse(c.args, io.Discard)
+			o, err := parse(c.args, io.Discard)
 			switch {
 			case c.want == "" && err != nil:
 				t.Fatalf("unexpected error: %v", err)
 			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
 				t.Fatalf("err = %v, want %q", err, c.want)
+			case err == nil && o.timeout == 0:
+				t.Fatalf("no timeout set for mode %s", o.mode)
 			}
 		})
 	}

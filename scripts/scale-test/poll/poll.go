@@ -1,6 +1,6 @@
-// Package poll runs the scale-out test's loop: poll the fleet and the load balancer, print one timeline
-// line per poll, stop when the group scaled out and traffic reached a new instance, or at the timeout.
-// The AWS side and the HTTP side are interfaces so the loop itself is tested with fakes.
+// Package poll runs a scale test's loop: poll the fleet and the load balancer, print one timeline line
+// per poll, stop when the mode's verdict has nothing left to prove, or at the timeout. The AWS side, the
+// HTTP side and the verdict are interfaces so the loop itself is tested with fakes.
 package poll
 
 import (
@@ -25,7 +25,8 @@ type Activity struct {
 // FleetState is what the AWS APIs say about the group at one moment.
 type FleetState struct {
 	Desired, InService, Healthy int
-	Activities                  []Activity // the most recent ones, in any order
+	Instances                   []timeline.Instance // the group's members and their targets' states
+	Activities                  []Activity          // the most recent ones, in any order
 }
 
 // Fleet reads the Auto Scaling group and its target group.
@@ -33,17 +34,29 @@ type Fleet interface {
 	State(ctx context.Context) (FleetState, error)
 }
 
-// Prober asks the load balancer who answers.
+// Prober asks the load balancer who answers: the distinct instance ids, and how many requests failed.
 type Prober interface {
-	Answering(ctx context.Context) ([]string, error)
+	Answering(ctx context.Context) (ids []string, failed int, err error)
 }
+
+// Verdict is a mode's judgement of the polls so far.
+type Verdict interface {
+	Done() bool   // nothing left to prove: stop polling
+	Passed() bool // the run proved what it set out to
+	String() string
+}
+
+// Judge computes a verdict from every poll so far (timeline.JudgeScaleOut or JudgeReplace, bound).
+type Judge func([]timeline.Sample) (Verdict, error)
 
 // Loop is one configured run.
 type Loop struct {
 	Fleet    Fleet
 	Prober   Prober
+	Judge    Judge
+	Watch    string        // an instance to follow on every line (replace mode), or ""
 	Interval time.Duration // between polls
-	Timeout  time.Duration // the run fails when no scale-out happened by then
+	Timeout  time.Duration // the run fails when the verdict is not done by then
 	Out      io.Writer
 	Now      func() time.Time                           // time.Now unless a test sets it
 	Sleep    func(context.Context, time.Duration) error // sleeps (or ctx ends) unless a test sets it
@@ -60,11 +73,11 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Run polls until the verdict is in. The returned verdict fails (ScaledOut false) on timeout; the error
-// is for a run that could not be judged at all (no successful poll, or ctx cancelled).
-func (l Loop) Run(ctx context.Context) (timeline.Verdict, error) {
+// Run polls until the verdict is done or the timeout. The error is for a run that could not be judged
+// at all (no successful poll, or ctx cancelled); the verdict may still be nil then.
+func (l Loop) Run(ctx context.Context) (Verdict, error) {
 	if l.Interval <= 0 || l.Timeout <= 0 {
-		return timeline.Verdict{}, fmt.Errorf("interval (%v) and timeout (%v) must be positive", l.Interval, l.Timeout)
+		return nil, fmt.Errorf("interval (%v) and timeout (%v) must be positive", l.Interval, l.Timeout)
 	}
 	now, pause := l.Now, l.Sleep
 	if now == nil {
@@ -81,7 +94,7 @@ func (l Loop) Run(ctx context.Context) (timeline.Verdict, error) {
 		samples = append(samples, s)
 		fmt.Fprintln(l.Out, s.Line())
 
-		v, err := timeline.Judge(samples)
+		v, err := l.Judge(samples)
 		if err == nil && v.Done() {
 			return v, nil
 		}
@@ -101,14 +114,14 @@ func (l Loop) once(ctx context.Context, start time.Time, now func() time.Time, a
 	if err != nil {
 		s.Err = err.Error()
 	} else {
-		s.Desired, s.InService, s.Healthy = st.Desired, st.InService, st.Healthy
+		s.Desired, s.InService, s.Healthy, s.Instances = st.Desired, st.InService, st.Healthy, st.Instances
 		s.Activities = acts.news(st.Activities)
 	}
-	ids, err := l.Prober.Answering(ctx)
+	ids, failed, err := l.Prober.Answering(ctx)
 	if err != nil {
 		s.ProbeErr = err.Error()
 	}
-	s.Answering = ids
+	s.Answering, s.Failed, s.Watch = ids, failed, l.Watch
 	s.Elapsed = now().Sub(start)
 	return s
 }
@@ -122,18 +135,18 @@ type activityLog struct {
 	primed bool
 }
 
-func (a *activityLog) news(all []Activity) []string {
+func (a *activityLog) news(all []Activity) []timeline.Activity {
 	if a.seen == nil {
 		a.seen = map[string]bool{}
 	}
-	var out []string
+	var out []timeline.Activity
 	for _, act := range oldestFirst(all) {
 		if a.seen[act.ID] {
 			continue
 		}
 		a.seen[act.ID] = true
 		if a.primed {
-			out = append(out, fmt.Sprintf("[%s] %s", act.Status, act.Description))
+			out = append(out, timeline.Activity{Status: act.Status, Description: act.Description, Cause: act.Cause})
 		}
 	}
 	a.primed = true

@@ -3,9 +3,12 @@ package poll
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scaleapp/scaleapp/scripts/scale-test/timeline"
 )
 
 // script drives the fakes: entry i is what poll i sees.
@@ -38,18 +41,25 @@ func (f *fake) cur() step {
 func (f *fake) State(context.Context) (FleetState, error) { s := f.cur(); return s.state, s.fleetErr }
 
 // Answering is called after State in every poll, so it moves the script on.
-func (f *fake) Answering(context.Context) ([]string, error) {
+func (f *fake) Answering(context.Context) ([]string, int, error) {
 	s := f.cur()
 	f.i++
-	return s.ids, s.probeErr
+	failed := 0
+	if s.probeErr != nil {
+		failed = 1
+	}
+	return s.ids, failed, s.probeErr
 }
+
+// judge is the scale-out verdict for a policy named "pol".
+func judge(s []timeline.Sample) (Verdict, error) { return timeline.JudgeScaleOut(s, []string{"pol"}) }
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 func at(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
 
 func TestRun(t *testing.T) {
-	launch := Activity{ID: "a2", Start: at(40), Status: "InProgress", Description: "Launching a new EC2 instance: i-c"}
+	launch := Activity{ID: "a2", Start: at(40), Status: "InProgress", Description: "Launching a new EC2 instance: i-c", Cause: "triggered policy pol"}
 	old := Activity{ID: "a1", Start: at(-3600), Status: "Successful", Description: "Launching a new EC2 instance: i-b"}
 	cases := []struct {
 		name      string
@@ -74,7 +84,8 @@ func TestRun(t *testing.T) {
 			wantOut: []string{
 				"+   0s  desired 2  in-service 2  healthy 2  answering 2 [i-a i-b]\n",
 				"+  30s  desired 3  in-service 2",
-				"+  60s  desired 3  in-service 3  healthy 2  answering 1 [i-b]\n        activity: [InProgress] Launching a new EC2 instance: i-c\n",
+				"+  60s  desired 3  in-service 3  healthy 2  answering 1 [i-b]\n        activity: [InProgress] Launching a new EC2 instance: i-c\n" +
+					"          cause: triggered policy pol\n",
 				"+  90s  desired 3  in-service 3  healthy 3  answering 1 [i-c]\n",
 			},
 			notOut: []string{"i-b\n        activity", "[Successful]"}, // history and repeats are not printed
@@ -91,7 +102,7 @@ func TestRun(t *testing.T) {
 			steps: []step{
 				{fleetErr: errors.New("DescribeAutoScalingGroups: throttled"), probeErr: errors.New("GET /: 502"), ids: nil},
 				{state: FleetState{Desired: 1, InService: 1, Healthy: 1}, ids: []string{"i-a"}},
-				{state: FleetState{Desired: 2, InService: 2, Healthy: 2}, ids: []string{"i-b"}},
+				{state: FleetState{Desired: 2, InService: 2, Healthy: 2, Activities: []Activity{{ID: "l", Description: "Launching a new EC2 instance: i-b", Cause: "policy pol"}}}, ids: []string{"i-b"}},
 			},
 			timeout: 10 * time.Minute, wantPolls: 3, scaledOut: true,
 			wantOut: []string{"+   0s  poll failed: DescribeAutoScalingGroups: throttled  answering 0 (probe: GET /: 502)\n"},
@@ -107,7 +118,7 @@ func TestRun(t *testing.T) {
 			f := &fake{steps: c.steps}
 			clk := &fakeClock{t: t0}
 			var out strings.Builder
-			v, err := Loop{Fleet: f, Prober: f, Interval: 30 * time.Second, Timeout: c.timeout, Out: &out,
+			v, err := Loop{Fleet: f, Prober: f, Judge: judge, Interval: 30 * time.Second, Timeout: c.timeout, Out: &out,
 				Now: clk.now, Sleep: clk.sleep}.Run(context.Background())
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
@@ -119,8 +130,8 @@ func TestRun(t *testing.T) {
 			if f.i != c.wantPolls {
 				t.Errorf("%d polls, want %d", f.i, c.wantPolls)
 			}
-			if v.ScaledOut != c.scaledOut {
-				t.Errorf("ScaledOut = %v, want %v (%s)", v.ScaledOut, c.scaledOut, v)
+			if c.wantErr == "" && v.Passed() != c.scaledOut {
+				t.Errorf("Passed() = %v, want %v (%s)", v.Passed(), c.scaledOut, v)
 			}
 			rest := out.String()
 			for _, w := range c.wantOut {
@@ -143,7 +154,7 @@ func TestRunStopsOnCancel(t *testing.T) {
 	f := &fake{steps: []step{{state: FleetState{Desired: 1, InService: 1, Healthy: 1}}}}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := Loop{Fleet: f, Prober: f, Interval: time.Hour, Timeout: 2 * time.Hour, Out: &strings.Builder{}}.Run(ctx)
+	_, err := Loop{Fleet: f, Prober: f, Judge: judge, Interval: time.Hour, Timeout: 2 * time.Hour, Out: &strings.Builder{}}.Run(ctx)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -166,8 +177,8 @@ func TestActivityLog(t *testing.T) {
 	later := append(first,
 		Activity{ID: "b", Start: at(70), Status: "InProgress", Description: "Launching i-2"},
 		Activity{ID: "a", Start: at(60), Status: "Successful", Description: "Launching i-1"})
-	want := []string{"[Successful] Launching i-1", "[InProgress] Launching i-2"} // oldest first
-	if got := a.news(later); strings.Join(got, "|") != strings.Join(want, "|") {
+	want := []timeline.Activity{{Status: "Successful", Description: "Launching i-1"}, {Status: "InProgress", Description: "Launching i-2"}} // oldest first
+	if got := a.news(later); !slices.Equal(got, want) {
 		t.Errorf("second poll reported %v, want %v", got, want)
 	}
 	if got := a.news(later); len(got) != 0 {

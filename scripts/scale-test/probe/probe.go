@@ -1,5 +1,6 @@
-// Package probe is the HTTP side of the scale-out test: it talks to scaleapp through the load balancer
-// to start and stop CPU stress jobs and to see which instances answer.
+// Package probe is the HTTP side of the scale test: it talks to scaleapp through the load balancer to
+// start and stop CPU stress jobs, to make one instance fail its health check, and to see which
+// instances answer.
 package probe
 
 import (
@@ -81,9 +82,9 @@ func (c *Client) Identity(ctx context.Context) (string, error) {
 	return id.InstanceID, nil
 }
 
-// Answering sends Samples GETs to / and returns the distinct instance ids, sorted. Failed requests are
-// counted into the error but do not hide the ids that did answer.
-func (c *Client) Answering(ctx context.Context) ([]string, error) {
+// Answering sends Samples GETs to / and returns the distinct instance ids, sorted, and how many requests
+// failed. Failed requests are counted into the error but do not hide the ids that did answer.
+func (c *Client) Answering(ctx context.Context) ([]string, int, error) {
 	var ids []string
 	failed, firstErr := 0, error(nil)
 	for range c.Samples {
@@ -100,9 +101,52 @@ func (c *Client) Answering(ctx context.Context) ([]string, error) {
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	if failed > 0 {
-		return ids, fmt.Errorf("%d of %d requests failed, first: %w", failed, c.Samples, firstErr)
+		return ids, failed, fmt.Errorf("%d of %d requests failed, first: %w", failed, c.Samples, firstErr)
 	}
-	return ids, nil
+	return ids, 0, nil
+}
+
+// FailOne makes whichever instance the load balancer picks answer /health with 503 UNHEALTHY for the
+// given seconds (POST /health/fail), and returns that instance's id. The POST's answer does not say who
+// answered, so it asks GET /health?verbose=1 (at most attempts times) until an instance answers 503
+// UNHEALTHY with the very failed_until the POST returned: that is the one, whatever else is unhealthy.
+func (c *Client) FailOne(ctx context.Context, seconds, attempts int) (string, error) {
+	code, body, err := c.do(ctx, http.MethodPost, "/health/fail", url.Values{"seconds": {strconv.Itoa(seconds)}}, true)
+	if err != nil {
+		return "", err
+	}
+	switch code {
+	case http.StatusOK:
+	case http.StatusUnauthorized:
+		return "", fmt.Errorf("POST /health/fail: 401: the instances need a token: set STRESS_TOKEN in the environment")
+	case http.StatusForbidden:
+		return "", fmt.Errorf("POST /health/fail: 403: failure injection is disabled on the instances (STRESS_ENABLED=false)")
+	default:
+		return "", fmt.Errorf("POST /health/fail: %d %s", code, strings.TrimSpace(string(body)))
+	}
+	var injected struct {
+		Until string `json:"failed_until"`
+	}
+	if err := json.Unmarshal(body, &injected); err != nil || injected.Until == "" {
+		return "", fmt.Errorf("POST /health/fail: no failed_until in %.120q", body)
+	}
+	for range attempts {
+		code, body, err := c.do(ctx, http.MethodGet, "/health", url.Values{"verbose": {"1"}}, false)
+		if err != nil || code != http.StatusServiceUnavailable {
+			continue
+		}
+		var rep struct {
+			Status   string `json:"status"`
+			Until    string `json:"failed_until"`
+			Instance struct {
+				ID string `json:"instance_id"`
+			} `json:"instance"`
+		}
+		if json.Unmarshal(body, &rep) == nil && rep.Status == "UNHEALTHY" && rep.Until == injected.Until && rep.Instance.ID != "" {
+			return rep.Instance.ID, nil
+		}
+	}
+	return "", fmt.Errorf("the failure until %s was injected, but no instance owned it in %d GET /health?verbose=1", injected.Until, attempts)
 }
 
 // Stress is a /cpu job request.

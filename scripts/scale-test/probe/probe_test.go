@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -42,8 +43,8 @@ func TestAgainstLocalFleet(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids, err := c.Answering(ctx)
-		if err != nil || !slices.Equal(ids, want) {
+		ids, failed, err := c.Answering(ctx)
+		if err != nil || failed != 0 || !slices.Equal(ids, want) {
 			t.Fatalf("Answering = %v, %v; want %v", ids, err, want)
 		}
 
@@ -59,7 +60,7 @@ func TestAgainstLocalFleet(t *testing.T) {
 			t.Fatalf("StopAll = %d, %v; want 2 jobs stopped", stopped, err)
 		}
 
-		noToken, _ := New(f.URL, "", 1)
+		noToken := noTokenClient(f.URL)
 		if _, err := noToken.StartCPU(ctx, light); err == nil || !strings.Contains(err.Error(), "set STRESS_TOKEN") {
 			t.Errorf("start without the token: %v, want a 401 that names STRESS_TOKEN", err)
 		}
@@ -71,10 +72,32 @@ func TestAgainstLocalFleet(t *testing.T) {
 			t.Errorf("start with seconds=0: %v, want the service's 400", err)
 		}
 
+		// FailOne names the instance that took the failure, which answers /health 503 from then on.
+		victim, err := c.FailOne(ctx, 60, 10)
+		if err != nil || !slices.Contains(want, victim) {
+			t.Fatalf("FailOne = %q, %v; want one of %v", victim, err, want)
+		}
+		for _, in := range f.Instances {
+			resp, err := http.Get(in.URL + "/health")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if (resp.StatusCode == http.StatusServiceUnavailable) != (in.ID == victim) {
+				t.Errorf("%s /health = %d after FailOne named %s", in.ID, resp.StatusCode, victim)
+			}
+		}
+		if _, err := noTokenClient(f.URL).FailOne(ctx, 60, 10); err == nil || !strings.Contains(err.Error(), "set STRESS_TOKEN") {
+			t.Errorf("FailOne without the token: %v, want a 401 that names STRESS_TOKEN", err)
+		}
+		if _, err := c.FailOne(ctx, 7200, 10); err == nil || !strings.Contains(err.Error(), "POST /health/fail: 400") {
+			t.Errorf("FailOne beyond the service's cap: %v, want its 400", err)
+		}
+
 		// One instance goes away: the other still answers, and the failures are reported.
 		f.Instances[1].Stop()
-		ids, err = c.Answering(ctx)
-		if !slices.Equal(ids, want[:1]) || err == nil || !strings.Contains(err.Error(), "3 of 6 requests failed") {
+		ids, failed, err = c.Answering(ctx)
+		if !slices.Equal(ids, want[:1]) || failed != 3 || err == nil || !strings.Contains(err.Error(), "3 of 6 requests failed") {
 			t.Errorf("Answering with one instance down = %v, %v; want %v and 3 of 6 failed", ids, err, want[:1])
 		}
 	})
@@ -85,5 +108,13 @@ func TestAgainstLocalFleet(t *testing.T) {
 		if _, err := c.StartCPU(ctx, light); err == nil || !strings.Contains(err.Error(), "STRESS_ENABLED=false") {
 			t.Errorf("start on a disabled fleet: %v, want 403 naming STRESS_ENABLED", err)
 		}
+		if _, err := c.FailOne(ctx, 60, 3); err == nil || !strings.Contains(err.Error(), "STRESS_ENABLED=false") {
+			t.Errorf("failure injection on a disabled fleet: %v, want 403 naming STRESS_ENABLED", err)
+		}
 	})
+}
+
+func noTokenClient(url string) *Client {
+	c, _ := New(url, "", 1)
+	return c
 }

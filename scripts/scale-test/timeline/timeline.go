@@ -1,5 +1,6 @@
-// Package timeline turns the polls of a scale-out test into the lines a person reads and the final
-// verdict. It holds no I/O and no clock, so every rule here is tested with plain tables.
+// Package timeline turns the polls of a scale test into the lines a person reads and the verdicts of
+// its two modes (scale-out.go, replace.go). It holds no I/O and no clock, so every rule is tested with
+// plain tables.
 package timeline
 
 import (
@@ -10,19 +11,37 @@ import (
 	"time"
 )
 
+// Activity is one Auto Scaling activity, as first seen by a poll.
+type Activity struct {
+	Status      string // e.g. Successful, InProgress, Failed
+	Description string // e.g. "Launching a new EC2 instance: i-0123"
+	Cause       string // AWS's explanation: which alarm, policy, user request or health check did it
+}
+
+// Instance is one member of the group, with its target's state in the target group.
+type Instance struct {
+	ID        string
+	Lifecycle string // InService, Pending, Terminating...
+	Health    string // the group's view: Healthy or Unhealthy
+	Target    string // healthy, unhealthy, initial, draining...; "" when not a registered target
+}
+
 // Sample is one poll of the fleet and of the load balancer.
 type Sample struct {
 	Elapsed    time.Duration // since the test started
 	Desired    int           // ASG desired capacity
 	InService  int           // ASG instances in lifecycle state InService
 	Healthy    int           // target group targets in state healthy
+	Instances  []Instance    // the group's members
 	Answering  []string      // distinct instance ids that answered through the ALB in this poll
-	Activities []string      // scaling activity messages first seen in this poll
+	Failed     int           // requests through the ALB that got no answer from an instance
+	Activities []Activity    // scaling activities first seen in this poll
 	Err        string        // why the AWS side of this poll failed; its counts are unknown
 	ProbeErr   string        // why sampling through the ALB failed (the ids that did answer are kept)
+	Watch      string        // an instance the run follows (replace mode): its state goes on the line
 }
 
-// Line is the timeline line for one poll, then one indented line per new scaling activity.
+// Line is the timeline line for one poll, then indented lines for each new scaling activity and its cause.
 func (s Sample) Line() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "+%4ds", int(s.Elapsed.Round(time.Second)/time.Second))
@@ -39,94 +58,50 @@ func (s Sample) Line() string {
 	if s.ProbeErr != "" {
 		fmt.Fprintf(&b, " (probe: %s)", s.ProbeErr)
 	}
+	if s.Watch != "" && s.Err == "" {
+		if in, ok := s.instance(s.Watch); ok {
+			fmt.Fprintf(&b, "\n        %s: %s/%s, target %s", in.ID, in.Lifecycle, in.Health, orNone(in.Target))
+		} else {
+			fmt.Fprintf(&b, "\n        %s: gone from the group", s.Watch)
+		}
+	}
 	for _, a := range s.Activities {
-		fmt.Fprintf(&b, "\n        activity: %s", a)
+		fmt.Fprintf(&b, "\n        activity: [%s] %s", a.Status, a.Description)
+		if a.Cause != "" {
+			fmt.Fprintf(&b, "\n          cause: %s", a.Cause)
+		}
 	}
 	return b.String()
 }
 
-// Verdict sums a run up.
-type Verdict struct {
-	ScaledOut     bool
-	From          int           // desired capacity at the first good poll: the baseline
-	To            int           // the most in-service instances seen in a scale-out poll (From if none)
-	After         time.Duration // elapsed at the first scale-out poll: desired and in-service both above From
-	DesiredRaised bool
-	DesiredAfter  time.Duration // elapsed at the first poll whose desired capacity exceeds From
-	Reached       []string      // every distinct instance id that answered through the ALB
-	Last          time.Duration // elapsed at the last poll
+func (s Sample) instance(id string) (Instance, bool) {
+	i := slices.IndexFunc(s.Instances, func(in Instance) bool { return in.ID == id })
+	if i < 0 {
+		return Instance{}, false
+	}
+	return s.Instances[i], true
+}
+
+func orNone(state string) string {
+	if state == "" {
+		return "not registered"
+	}
+	return state
 }
 
 // ErrNoData means no poll succeeded, so there is no baseline to compare with.
 var ErrNoData = errors.New("no successful poll of the Auto Scaling group: nothing to judge")
 
-// Judge computes the verdict. The baseline is the desired capacity at the first poll that did not fail,
-// so instances still launching then are not a scale-out when they come in service. A scale-out poll needs
-// desired capacity above the baseline as well as more in-service instances: an instance refresh briefly
-// adds an instance (max healthy 150%) but never raises desired capacity.
-func Judge(samples []Sample) (Verdict, error) {
-	var v Verdict
-	base := -1
-	for i, s := range samples {
-		if s.Err == "" {
-			base = i
-			break
-		}
+// baseline is the index of the first poll that did not fail: the state the test started from.
+func baseline(samples []Sample) (int, error) {
+	i := slices.IndexFunc(samples, func(s Sample) bool { return s.Err == "" })
+	if i < 0 {
+		return 0, ErrNoData
 	}
-	if base < 0 {
-		return v, ErrNoData
-	}
-	v.From = samples[base].Desired
-	v.To = v.From
-	seen := map[string]bool{}
-	for _, s := range samples {
-		v.Last = s.Elapsed
-		for _, id := range s.Answering {
-			seen[id] = true
-		}
-		if s.Err != "" {
-			continue
-		}
-		if s.Desired > v.From && !v.DesiredRaised {
-			v.DesiredRaised, v.DesiredAfter = true, s.Elapsed
-		}
-		if s.Desired <= v.From || s.InService <= v.From {
-			continue
-		}
-		v.To = max(v.To, s.InService)
-		if !v.ScaledOut {
-			v.ScaledOut, v.After = true, s.Elapsed
-		}
-	}
-	for id := range seen {
-		v.Reached = append(v.Reached, id)
-	}
-	slices.Sort(v.Reached)
-	return v, nil
+	return i, nil
 }
 
-// Done says the run can stop early: the group scaled out and traffic reached more instances than the
-// group had at the start, which is what a person wants to see.
-func (v Verdict) Done() bool { return v.ScaledOut && len(v.Reached) > v.From }
-
-// String is the verdict line printed at the end of a run.
-func (v Verdict) String() string {
-	secs := func(d time.Duration) int { return int(d.Round(time.Second) / time.Second) }
-	traffic := fmt.Sprintf("traffic reached %d instance%s", len(v.Reached), plural(len(v.Reached)))
-	if len(v.Reached) > 0 {
-		traffic += " [" + strings.Join(v.Reached, " ") + "]"
-	}
-	if !v.ScaledOut {
-		desired := "desired capacity never rose"
-		if v.DesiredRaised {
-			desired = fmt.Sprintf("desired capacity rose after %d s but no new instance came in service", secs(v.DesiredAfter))
-		}
-		return fmt.Sprintf("FAIL: no scale-out within %d s from desired capacity %d (%s); %s",
-			secs(v.Last), v.From, desired, traffic)
-	}
-	return fmt.Sprintf("PASS: scaled out from %d to %d instances in %d s (desired raised after %d s); %s",
-		v.From, v.To, secs(v.After), secs(v.DesiredAfter), traffic)
-}
+func secs(d time.Duration) int { return int(d.Round(time.Second) / time.Second) }
 
 func plural(n int) string {
 	if n == 1 {
