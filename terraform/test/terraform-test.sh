@@ -2,7 +2,8 @@
 # terraform/ against the real AWS provider schema, offline:
 #   1. terraform init -lockfile=readonly: the provider .terraform.lock.hcl pins (5.100.0), from a
 #      filesystem mirror when there is one (TF_PLUGIN_MIRROR, else the first of the usual places that
-#      holds hashicorp/aws), else from the registry; one clear line when neither works.
+#      holds hashicorp/aws; TF_PLUGIN_MIRROR=none skips the search), else from the registry; one clear
+#      line when neither works.
 #   2. terraform validate: every argument, block and enum against the provider's schema; a warning
 #      (a deprecated argument, for instance) fails too.
 #   3. terraform test: tests/*.tftest.hcl, full plans and applies with mock_provider "aws".
@@ -27,11 +28,14 @@ for v in "${!TF_VAR_@}"; do unset "$v"; done
 
 log() { printf '[terraform test %s] %s\n' "$(date +%T)" "$*"; }
 fail() { echo "terraform test: FAILED: $*" >&2; exit 1; }
+# The first error terraform printed, on one line.
+first_error() { grep -m1 -A3 'Error' "$1" | tr -s ' \n' ' ' | sed 's/│//g; s/  */ /g' | cut -c1-300; }
 command -v terraform >/dev/null || fail "terraform is not on PATH (Terraform >= 1.10 is required)"
 
 # A filesystem mirror: a directory holding registry.terraform.io/hashicorp/aws/<version>/<os_arch>/.
 find_mirror() {
   local d
+  [ "${TF_PLUGIN_MIRROR:-}" != none ] || return 0
   if [ -n "${TF_PLUGIN_MIRROR:-}" ]; then
     [ -d "$TF_PLUGIN_MIRROR/registry.terraform.io/hashicorp/aws" ] ||
       fail "TF_PLUGIN_MIRROR=$TF_PLUGIN_MIRROR holds no registry.terraform.io/hashicorp/aws"
@@ -53,13 +57,13 @@ init_args=(-input=false -lockfile=readonly -backend=false)
 t0=$SECONDS
 if [ -n "$mirror" ]; then
   log "init from the mirror $mirror"
-  terraform -chdir="$TF_DIR" init "${init_args[@]}" -plugin-dir="$mirror" >"$scratch/init.log" 2>&1 ||
-    { cat "$scratch/init.log" >&2; fail "terraform init from the mirror $mirror did not install the provider .terraform.lock.hcl pins (see above)"; }
+  terraform -chdir="$TF_DIR" init -no-color "${init_args[@]}" -plugin-dir="$mirror" >"$scratch/init.log" 2>&1 ||
+    fail "terraform init from the mirror $mirror did not install the provider .terraform.lock.hcl pins: $(first_error "$scratch/init.log")"
   export TF_CLI_ARGS_init="-plugin-dir=$mirror"
 else
   log "no provider mirror (set TF_PLUGIN_MIRROR): init from the registry"
-  terraform -chdir="$TF_DIR" init "${init_args[@]}" >"$scratch/init.log" 2>&1 ||
-    { cat "$scratch/init.log" >&2; fail "terraform init: no provider mirror (TF_PLUGIN_MIRROR) and the registry did not answer (see above)"; }
+  terraform -chdir="$TF_DIR" init -no-color "${init_args[@]}" >"$scratch/init.log" 2>&1 ||
+    fail "terraform init: no provider mirror (set TF_PLUGIN_MIRROR to one) and the registry did not provide hashicorp/aws: $(first_error "$scratch/init.log")"
 fi
 log "init ok in $((SECONDS - t0)) s ($(grep -o 'hashicorp/aws v[0-9.]*' "$scratch/init.log" | head -1))"
 
