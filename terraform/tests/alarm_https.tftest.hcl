@@ -15,6 +15,9 @@ variables {
   certificate_arn    = "arn:aws:acm:eu-west-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
   public_hostname    = "scaleapp.example.com"
   alb_ingress_cidrs  = ["203.0.113.0/24"]
+  # As examples/alarm-https.tfvars: the stress endpoints for the same clients, behind the token too.
+  stress_allowed_cidrs = ["203.0.113.0/24"]
+  stress_token         = "t0ken"
 }
 
 run "alarms_drive_the_step_policies" {
@@ -83,10 +86,11 @@ run "https_serves_and_http_redirects" {
   assert {
     condition = (
       aws_lb_listener_rule.public.listener_arn == aws_lb_listener.https[0].arn &&
+      [for r in aws_lb_listener_rule.stress_clients : [r.listener_arn, one(r.condition).source_ip[0].values]] == [[aws_lb_listener.https[0].arn, toset(["203.0.113.0/24"])]] &&
       aws_lb_listener.https[0].default_action[0].type == "fixed-response" &&
       try(aws_lb_listener.https[0].default_action[0].fixed_response[0].status_code, "none") == "403"
     )
-    error_message = "With HTTPS the public rule and the 403 default belong to the HTTPS listener."
+    error_message = "With HTTPS the public rule, the stress clients' rule and the 403 default belong to the HTTPS listener."
   }
   assert {
     condition = (
