@@ -35,7 +35,7 @@ tools: ## install the pinned test and bake tools into ~/.cache/scaleapp-tools, a
 
 test: tools ## the full suite: Go tests, plugin tests, lint, image boot + bake, container
 	@t0=$$SECONDS; \
-	$(MAKE) --no-print-directory test-go test-plugin lint test-image test-container && \
+	$(MAKE) --no-print-directory test-go test-plugin lint test-terraform test-image test-container && \
 	echo "make test: all green in $$((SECONDS - t0)) s"
 
 # -p 1: test binaries run one at a time, so the CPU-accuracy and latency tests do not compete with the
@@ -50,6 +50,10 @@ test-plugin: ## the Packer plugin's own module, then its acceptance run with the
 
 lint: build ## gofmt, shellcheck, terraform (fmt, tflint, tfsec, docs), packer (fmt, validate), Jenkinsfile
 	scripts/lint.sh
+
+.PHONY: test-terraform
+test-terraform: ## terraform init (provider mirror if any) + validate against the AWS provider schema + terraform test (mocked AWS) + offline destroy plan
+	terraform/test/terraform-test.sh
 
 test-image: build ## systemd boot test of the baked unit + local packer bake through the health gate
 	packer/test/image-test.sh

@@ -586,6 +586,31 @@ var tfChecks = []tfCheck{
 		}
 		return s.tfFollows(tg, []string{"deregistration_delay"}, "drain_delay_seconds", cty.NumberIntVal(int64(s.c.DrainDelaySeconds)), cty.NumberIntVal(27))
 	}},
+	{"health check timing is the contract's", func(s *tfStack) error {
+		tg, err := s.targetGroup()
+		if err != nil {
+			return err
+		}
+		// The ALB (and the local HAProxy lab) read contract.json's health_check: a probe in each field
+		// must come out of the target group's health_check block.
+		probe := map[string]int64{"interval_seconds": 7, "timeout_seconds": 3, "healthy_threshold": 4, "unhealthy_threshold": 6}
+		attr := map[string]string{"interval_seconds": "interval", "timeout_seconds": "timeout", "healthy_threshold": "healthy_threshold", "unhealthy_threshold": "unhealthy_threshold"}
+		pv := map[string]cty.Value{}
+		for k, v := range probe {
+			pv[k] = cty.NumberIntVal(v)
+		}
+		for field, want := range probe {
+			got, err := s.tfEvalAt(tfEnv{probe: map[string]cty.Value{"health_check": cty.ObjectVal(pv)}}, tg, "health_check", attr[field])
+			if err != nil {
+				return err
+			}
+			if tfString(got) != strconv.FormatInt(want, 10) {
+				expr, _ := tfAttr(tg, "health_check", attr[field])
+				return fmt.Errorf("health_check.%s does not follow contract.json's health_check.%s (a copy instead of local.contract.health_check.%s?): %s", attr[field], field, field, tfSource(expr))
+			}
+		}
+		return nil
+	}},
 	{"health check timing fits the service", func(s *tfStack) error {
 		hc, err := s.healthCheckNumbers()
 		if err != nil {
@@ -778,29 +803,6 @@ var tfChecks = []tfCheck{
 		}
 		return nil
 	}},
-	{"IMDSv2 with the hop limit each delivery needs", func(s *tfStack) error {
-		lt, err := s.block("resource", "aws_launch_template", "app")
-		if err != nil {
-			return err
-		}
-		tokens, err := s.tfEvalAt(tfEnv{}, lt, "metadata_options", "http_tokens")
-		if err != nil {
-			return err
-		}
-		if tfString(tokens) != "required" {
-			return fmt.Errorf("metadata_options.http_tokens = %s, want required (IMDSv2 only)", tfString(tokens))
-		}
-		for delivery, want := range map[string]string{"ami": "1", "container": "2"} {
-			v, err := s.tfEvalAt(tfEnv{vars: map[string]cty.Value{"delivery": cty.StringVal(delivery)}}, lt, "metadata_options", "http_put_response_hop_limit")
-			if err != nil {
-				return err
-			}
-			if tfString(v) != want {
-				return fmt.Errorf("hop limit for delivery %q = %s, want %s", delivery, tfString(v), want)
-			}
-		}
-		return nil
-	}},
 	{"ASG refreshes, keeps its capacity and heals on ELB health", func(s *tfStack) error {
 		asg, err := s.block("resource", "aws_autoscaling_group", "app")
 		if err != nil {
@@ -916,16 +918,7 @@ var tfChecks = []tfCheck{
 				return fmt.Errorf("%s.%s count = %s with %s, want %s", c.typ, c.name, tfString(v), tfVarsString(c.vars), c.want)
 			}
 		}
-		repo, err := s.block("resource", "aws_ecr_repository", "this")
-		if err != nil {
-			return err
-		}
-		if v, err := s.tfEvalAt(tfEnv{}, repo, "image_tag_mutability"); err != nil || tfString(v) != "IMMUTABLE" {
-			return fmt.Errorf("ECR image_tag_mutability must be IMMUTABLE (got %v, %v)", v, err)
-		}
-		if v, err := s.tfEvalAt(tfEnv{}, repo, "image_scanning_configuration", "scan_on_push"); err != nil || !v.True() {
-			return fmt.Errorf("ECR scan_on_push must be true (got %v, %v)", v, err)
-		}
+		// The repository's settings and the pull policy's scope: terraform/tests/container.tftest.hcl.
 		return nil
 	}},
 	{"docs and scripts name the contract unit", func(s *tfStack) error {
@@ -993,7 +986,7 @@ var tfChecks = []tfCheck{
 		}
 		return nil
 	}},
-	{"vpc_cidr accepts exactly the prefixes whose subnets AWS allows", func(s *tfStack) error {
+	{"vpc_cidr accepts exactly the prefixes whose subnets an ALB accepts", func(s *tfStack) error {
 		subnet, err := s.block("resource", "aws_subnet", "public")
 		if err != nil {
 			return err
@@ -1007,15 +1000,15 @@ var tfChecks = []tfCheck{
 			return fmt.Errorf("aws_subnet.public cidr_block is %s; this check expects cidrsubnet(var.vpc_cidr, NEWBITS, ...)", tfSource(expr))
 		}
 		newbits, _ := strconv.Atoi(m[1])
-		// AWS: VPC and subnet prefixes from /16 to /28.
+		// AWS: VPC prefixes from /16; the ALB's subnets at least /27 (with 8 free addresses).
 		for p := 8; p <= 32; p++ {
-			want := p >= 16 && p+newbits <= 28
+			want := p >= 16 && p+newbits <= 27
 			got, err := s.tfValid("vpc_cidr", map[string]cty.Value{"vpc_cidr": cty.StringVal(fmt.Sprintf("10.0.0.0/%d", p))})
 			if err != nil {
 				return err
 			}
 			if got != want {
-				return fmt.Errorf("vpc_cidr 10.0.0.0/%d: validation says %v, but the subnets would be /%d (AWS allows /16../28 for both)", p, got, p+newbits)
+				return fmt.Errorf("vpc_cidr 10.0.0.0/%d: validation says %v, but the subnets would be /%d (an ALB needs /27 or larger, AWS a VPC of /16 or smaller)", p, got, p+newbits)
 			}
 		}
 		for _, bad := range []string{"10.0.0.0", "10.0.0.0/x", "fd00::/56", ""} {
@@ -1092,6 +1085,62 @@ var tfChecks = []tfCheck{
 		}
 		return nil
 	}},
+	// Ordering and replacement are meta-arguments: no plan value shows them, so they are checked here.
+	{"internet-facing ALB waits for the internet gateway", func(s *tfStack) error {
+		lb, err := s.block("resource", "aws_lb", "this")
+		if err != nil {
+			return err
+		}
+		dep, err := tfAttr(lb, "depends_on")
+		if err != nil || !regexp.MustCompile(`\baws_internet_gateway\.this\b`).MatchString(tfSource(dep)) {
+			return errors.New(`aws_lb.this must depend on aws_internet_gateway.this: AWS refuses an internet-facing ALB in a VPC without an attached gateway ("InvalidSubnet ... has no internet gateway") and no argument orders them`)
+		}
+		return nil
+	}},
+	{"target group is replaced before it is destroyed", func(s *tfStack) error {
+		tg, err := s.targetGroup()
+		if err != nil {
+			return err
+		}
+		if _, ok := tg.Body.Attributes["name"]; ok {
+			return errors.New("aws_lb_target_group.app has a fixed name: its replacement could not exist beside it (use name_prefix)")
+		}
+		cbd, err := s.tfEvalAt(tfEnv{}, tg, "lifecycle", "create_before_destroy")
+		if err != nil || !cbd.True() {
+			return fmt.Errorf("aws_lb_target_group.app needs lifecycle.create_before_destroy = true: the listener still forwards to the old group, so deleting it first fails with ResourceInUse (%v)", err)
+		}
+		return nil
+	}},
+	{"every variable validation has a terraform test run", func(s *tfStack) error {
+		path := filepath.Join(s.dir(), "tests", "validations.tftest.hcl")
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		f, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
+		if diags.HasErrors() {
+			return errors.New(diags.Error())
+		}
+		expected := map[string]bool{}
+		for _, run := range f.Body.(*hclsyntax.Body).Blocks {
+			if a, ok := run.Body.Attributes["expect_failures"]; ok {
+				for _, m := range regexp.MustCompile(`\bvar\.([a-z0-9_]+)`).FindAllStringSubmatch(tfSource(a.Expr), -1) {
+					expected[m[1]] = true
+				}
+			}
+		}
+		for _, b := range s.blocks {
+			if b.Type != "variable" {
+				continue
+			}
+			for _, v := range b.Body.Blocks {
+				if v.Type == "validation" && !expected[b.Labels[0]] {
+					return fmt.Errorf("variable %q has a validation but no run in terraform/tests/validations.tftest.hcl expects it to fail", b.Labels[0])
+				}
+			}
+		}
+		return nil
+	}},
 	{"examples set only declared variables", func(s *tfStack) error {
 		paths, _ := filepath.Glob(filepath.Join(s.dir(), "examples", "*.tfvars"))
 		if len(paths) == 0 {
@@ -1153,7 +1202,10 @@ var tfMutations = []struct {
 	{"health check path is the contract path", "terraform/alb.tf", "path                = local.contract.health_path", `path                = "/health"`},
 	{"health check path is the contract path", "terraform/alb.tf", `matcher             = "200"`, `matcher             = "200-499"`},
 	{"deregistration delay is the drain delay", "terraform/alb.tf", "deregistration_delay = local.contract.drain_delay_seconds", "deregistration_delay = 15"},
-	{"health check timing fits the service", "terraform/alb.tf", "unhealthy_threshold = 2", "unhealthy_threshold = 5"},
+	{"health check timing is the contract's", "terraform/alb.tf", "interval            = local.contract.health_check.interval_seconds", "interval            = 5"},
+	{"health check timing is the contract's", "terraform/alb.tf", "unhealthy_threshold = local.contract.health_check.unhealthy_threshold", "unhealthy_threshold = 2"},
+	{"health check timing fits the service", "contract/contract.json", `"unhealthy_threshold": 2`, `"unhealthy_threshold": 5`},
+	{"health check timing fits the service", "contract/contract.json", `"timeout_seconds": 2`, `"timeout_seconds": 5`},
 	{"health check timing fits the service", "contract/contract.json", `"health_budget_ms": 10`, `"health_budget_ms": 50`},
 	{"unit stop timeout covers drain and shutdown", "packer/scaleapp.service", "TimeoutStopSec=35", "TimeoutStopSec=20"},
 	{"ami user data writes the env file before the contract unit starts", "terraform/templates/user_data_ami.sh.tftpl", "systemctl try-restart --no-block ${unit}\n", "systemctl try-restart --no-block scaleapp.service\n"},
@@ -1167,7 +1219,6 @@ var tfMutations = []struct {
 	{"AMI lookup filters on the tag Packer writes", "terraform/compute.tf", "values = [local.contract.ami_tag_value]", `values = ["scaleapp"]`},
 	{"variables for the tfvars file Packer writes", "terraform/variables.tf", `variable "ami_commit" {`, `variable "ami_git_commit" {`},
 	{"variables for the tfvars file Packer writes", "terraform/variables.tf", "type        = map(string)\n  description = \"AMI per region", "type        = list(string)\n  description = \"AMI per region"},
-	{"IMDSv2 with the hop limit each delivery needs", "terraform/compute.tf", "http_put_response_hop_limit = local.is_container ? 2 : 1", "http_put_response_hop_limit = 2"},
 	{"ASG refreshes, keeps its capacity and heals on ELB health", "terraform/compute.tf", "version = aws_launch_template.app.latest_version", `version = "$Latest"`},
 	{"ASG refreshes, keeps its capacity and heals on ELB health", "terraform/compute.tf", "ignore_changes = [desired_capacity]", "ignore_changes = []"},
 	{"ASG refreshes, keeps its capacity and heals on ELB health", "terraform/main.tf", "    ami       = 60\n", "    ami       = 300\n"},
@@ -1177,8 +1228,12 @@ var tfMutations = []struct {
 	{"outputs and ready-to-paste commands", "terraform/outputs.tf", `output "target_group_arn" {`, `output "tg_arn" {`},
 	{"outputs and ready-to-paste commands", "terraform/outputs.tf", "${local.alb_url}${local.contract.health_path}", "${local.alb_url}/health"},
 	{"examples set only declared variables", "terraform/examples/container.tfvars", "delivery = ", "delivery_mode = "},
-	{"vpc_cidr accepts exactly the prefixes whose subnets AWS allows", "terraform/variables.tf", `tonumber(split("/", var.vpc_cidr)[1]) <= 20`, `tonumber(split("/", var.vpc_cidr)[1]) <= 24`},
-	{"vpc_cidr accepts exactly the prefixes whose subnets AWS allows", "terraform/network.tf", "cidrsubnet(var.vpc_cidr, 8, count.index)", "cidrsubnet(var.vpc_cidr, 12, count.index)"},
+	{"internet-facing ALB waits for the internet gateway", "terraform/alb.tf", "  depends_on = [aws_internet_gateway.this, aws_route.internet, aws_route_table_association.public]\n", ""},
+	{"target group is replaced before it is destroyed", "terraform/alb.tf", "    create_before_destroy = true\n  }\n}\n\n# Accepted: plain HTTP", "    create_before_destroy = false\n  }\n}\n\n# Accepted: plain HTTP"},
+	{"target group is replaced before it is destroyed", "terraform/alb.tf", `name_prefix = "${substr(var.name, 0, 5)}-"`, `name        = var.name`},
+	{"every variable validation has a terraform test run", "terraform/tests/validations.tftest.hcl", "var.region, var.name,", "var.name,"},
+	{"vpc_cidr accepts exactly the prefixes whose subnets an ALB accepts", "terraform/variables.tf", `tonumber(split("/", var.vpc_cidr)[1]) <= 19`, `tonumber(split("/", var.vpc_cidr)[1]) <= 20`},
+	{"vpc_cidr accepts exactly the prefixes whose subnets an ALB accepts", "terraform/network.tf", "cidrsubnet(var.vpc_cidr, 8, count.index)", "cidrsubnet(var.vpc_cidr, 12, count.index)"},
 	{"container host AMI is a standard AL2023 image (aws CLI for the ECR login)", "terraform/variables.tf", `"^/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-[a-z0-9.]+-(x86_64|arm64)$"`, `"^/aws/service/ami-amazon-linux-latest/al2023-"`},
 	{"HTTPS URL uses the name the certificate covers", "terraform/variables.tf", `condition     = var.certificate_arn == "" || var.public_hostname != ""`, `condition     = true`},
 	{"HTTPS URL uses the name the certificate covers", "terraform/outputs.tf", `var.public_hostname != "" ? var.public_hostname : aws_lb.this.dns_name`, `aws_lb.this.dns_name`},

@@ -40,7 +40,9 @@ init() {
     rm -f "$override"
     log "init (local state in $TF_DIR/terraform.tfstate)"
   fi
-  tf init "${args[@]}" >&2
+  # -lockfile=readonly: install exactly the provider terraform/.terraform.lock.hcl pins (the version and
+  # hashes make test validated), never a newer one the constraint would admit.
+  tf init "${args[@]}" -lockfile=readonly >&2
 }
 
 plan() { # extra plan flags...
@@ -77,8 +79,10 @@ t0=$SECONDS
 case $1 in
   init) init ;;
   plan) plan ;;
-  # A destroy still evaluates the container path's validations: any valid tag will do.
-  plan-destroy) TF_VAR_container_image_tag=${TF_VAR_container_image_tag:-destroy} plan -destroy ;;
+  # A destroy still evaluates the container path's validations: any valid tag will do. -refresh=false:
+  # the destroy is planned from the state alone, without reading the data sources, which fail once the
+  # baked AMIs are deregistered or when the variables name the other delivery (its lookup finds nothing).
+  plan-destroy) TF_VAR_container_image_tag=${TF_VAR_container_image_tag:-destroy} plan -destroy -refresh=false ;;
   ecr-repository) ecr_repository ;;
   apply) apply ;;
   output)

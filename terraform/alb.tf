@@ -4,6 +4,15 @@
 
 locals {
   https = var.certificate_arn != ""
+  # The listener that serves the application: HTTPS with a certificate (port 80 then only redirects).
+  serving_listener_arn = local.https ? aws_lb_listener.https[0].arn : aws_lb_listener.http.arn
+
+  # What anyone may reach through the ALB: read-only endpoints, matched exactly (no wildcard, so
+  # /health/fail is not /health). Everything else, /cpu and /health/fail above all, answers 403 unless
+  # the client is in stress_allowed_cidrs. An allow-list rather than a deny-list of the stress paths: a
+  # path the ALB does not recognise (e.g. a percent-encoded /%63pu, which the service decodes to /cpu)
+  # fails closed. At most 5 values: the ALB's limit of condition values per rule.
+  public_paths = ["/", local.contract.health_path, "/version", "/cpu/status", "/metrics"]
 }
 
 # Security groups as a chain: the Internet (alb_ingress_cidrs) -> ALB group -> instance group
@@ -76,10 +85,19 @@ resource "aws_lb" "this" {
   tags = {
     Name = var.name
   }
+
+  # An internet-facing ALB is refused ("InvalidSubnet: VPC ... has no internet gateway") until the
+  # gateway is attached, and nothing in its arguments refers to the gateway: order it explicitly.
+  depends_on = [aws_internet_gateway.this, aws_route.internet, aws_route_table_association.public]
 }
 
 resource "aws_lb_target_group" "app" {
-  name        = var.name
+  # A generated name (prefix + unique suffix, 32 characters at most; the prefix may hold 6): a change
+  # that replaces the group (port, protocol, VPC) creates the new one first, the listener and the ASG
+  # move to it, then the old one goes. With a fixed name AWS refuses the second group, and without
+  # create_before_destroy the old one cannot be deleted while the listener still forwards to it
+  # (ResourceInUse).
+  name_prefix = "${substr(var.name, 0, 5)}-"
   vpc_id      = aws_vpc.this.id
   target_type = "instance"
   protocol    = "HTTP"
@@ -92,6 +110,7 @@ resource "aws_lb_target_group" "app" {
 
   # Tuned for this service, whose /health answers in < 2 ms at p99 even with every core at 100 % (the
   # CPU burners run on idle-priority threads; the contract's budget is health_budget_ms = 10 ms):
+  # The numbers are contract.json's health_check (the local HAProxy lab reads the same ones):
   # - timeout 2 s (the ALB's minimum) is 200x that budget: it only fires on a wedged process or a dead
   #   instance, never on a busy one. Busy-but-healthy instances are therefore not replaced, the failure
   #   mode of services whose health check shares a saturated thread pool.
@@ -100,21 +119,25 @@ resource "aws_lb_target_group" "app" {
   # - unhealthy_threshold 2: 2 x 5 s = 10 s < DRAIN_DELAY (15 s). When the service starts draining
   #   (/health -> 503 on SIGTERM, e.g. systemctl restart) the ALB takes it out of rotation before it
   #   stops accepting connections.
-  # contract/terraform_test.go checks these relations against contract/contract.json.
+  # contract/terraform_test.go checks these relations on contract.json; tests/ check the plan reads them.
   health_check {
     enabled             = true
     protocol            = "HTTP"
     port                = "traffic-port"
     path                = local.contract.health_path
     matcher             = "200"
-    interval            = 5
-    timeout             = 2
-    healthy_threshold   = 2
-    unhealthy_threshold = 2
+    interval            = local.contract.health_check.interval_seconds
+    timeout             = local.contract.health_check.timeout_seconds
+    healthy_threshold   = local.contract.health_check.healthy_threshold
+    unhealthy_threshold = local.contract.health_check.unhealthy_threshold
   }
 
   tags = {
     Name = var.name
+  }
+
+  lifecycle {
+    create_before_destroy = true
   }
 }
 
@@ -126,9 +149,9 @@ resource "aws_lb_listener" "http" {
   port              = 80
   protocol          = "HTTP"
 
+  # Without a certificate this is the serving listener: 403 unless a rule below lets the request in.
   default_action {
-    type             = local.https ? "redirect" : "forward"
-    target_group_arn = local.https ? null : aws_lb_target_group.app.arn
+    type = local.https ? "redirect" : "fixed-response"
 
     dynamic "redirect" {
       for_each = local.https ? [1] : []
@@ -136,6 +159,15 @@ resource "aws_lb_listener" "http" {
         port        = "443"
         protocol    = "HTTPS"
         status_code = "HTTP_301"
+      }
+    }
+
+    dynamic "fixed_response" {
+      for_each = local.https ? [] : [1]
+      content {
+        content_type = "application/json"
+        message_body = local.forbidden_body
+        status_code  = "403"
       }
     }
   }
@@ -152,7 +184,56 @@ resource "aws_lb_listener" "https" {
   certificate_arn = var.certificate_arn
 
   default_action {
+    type = "fixed-response"
+    fixed_response {
+      content_type = "application/json"
+      message_body = local.forbidden_body
+      status_code  = "403"
+    }
+  }
+}
+
+################################################################################
+# Who reaches what: public read-only paths for everyone, the rest for stress_allowed_cidrs
+################################################################################
+
+locals {
+  # The service's own error shape ({"error": ...}), so clients parse one format.
+  forbidden_body = jsonencode({ error = "not reachable through the load balancer from this address: /cpu and /health/fail are open only to stress_allowed_cidrs (see terraform/README.md)" })
+}
+
+# Clients in stress_allowed_cidrs reach every path, the stress endpoints included (the service still asks
+# for the token when stress_token is set). One rule per 5 CIDRs: the ALB's limit of values per rule.
+resource "aws_lb_listener_rule" "stress_clients" {
+  count = length(chunklist(var.stress_allowed_cidrs, 5))
+
+  listener_arn = local.serving_listener_arn
+  priority     = 10 + count.index
+
+  action {
     type             = "forward"
     target_group_arn = aws_lb_target_group.app.arn
+  }
+
+  condition {
+    source_ip {
+      values = chunklist(var.stress_allowed_cidrs, 5)[count.index]
+    }
+  }
+}
+
+resource "aws_lb_listener_rule" "public" {
+  listener_arn = local.serving_listener_arn
+  priority     = 100
+
+  action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.app.arn
+  }
+
+  condition {
+    path_pattern {
+      values = local.public_paths
+    }
   }
 }

@@ -82,11 +82,20 @@ data "aws_ssm_parameter" "container_host_ami" {
   name = var.container_host_ami_parameter
 }
 
+# What the instance type runs: an x86_64 AMI on a Graviton type (or the reverse) launches nothing, and
+# the ASG only says so in its activity history, after the apply succeeded.
+data "aws_ec2_instance_type" "app" {
+  instance_type = var.instance_type
+}
+
 locals {
   requested_ami_id = lookup(var.ami_ids, var.region, var.ami_id)
   image_id         = local.is_container ? data.aws_ssm_parameter.container_host_ami[0].insecure_value : data.aws_ami.app[0].id
   # AL2023's root device; the golden AMI is built from AL2023 but its own mapping is authoritative.
   root_device_name = local.is_container ? "/dev/xvda" : data.aws_ami.app[0].root_device_name
+  # The image's architecture as AWS reports it: the golden AMI's own attribute, or the suffix of the
+  # AL2023 parameter (its validation allows only x86_64 and arm64).
+  image_architecture = local.is_container ? regex("(x86_64|arm64)$", var.container_host_ami_parameter)[0] : data.aws_ami.app[0].architecture
 }
 
 ################################################################################
@@ -149,6 +158,18 @@ resource "aws_launch_template" "app" {
   }
 
   # No update_default_version: the ASG pins latest_version itself (see below).
+
+  lifecycle {
+    # ami_architecture (written by the bake) empty: nothing to compare, the AMI's own attribute decides.
+    precondition {
+      condition     = var.delivery != "ami" || var.ami_architecture == "" || var.ami_architecture == local.image_architecture
+      error_message = "ami_architecture (${var.ami_architecture}, from the bake's tfvars file) differs from the AMI's own architecture (${local.image_architecture}): the tfvars file and the AMI come from different bakes."
+    }
+    precondition {
+      condition     = contains(data.aws_ec2_instance_type.app.supported_architectures, local.image_architecture)
+      error_message = "instance_type ${var.instance_type} runs ${join("/", data.aws_ec2_instance_type.app.supported_architectures)}, the image is ${local.image_architecture}: choose a matching type (t3.* for x86_64, t4g.* for arm64) or bake for it."
+    }
+  }
 }
 
 ################################################################################
@@ -229,6 +250,8 @@ resource "aws_autoscaling_group" "app" {
     content {
       pool_state = "Stopped"
       min_size   = var.warm_pool_min_size
+      # Null leaves AWS's default (max_size): the pool then holds max_size - desired instances.
+      max_group_prepared_capacity = var.warm_pool_max_prepared_capacity
       instance_reuse_policy {
         reuse_on_scale_in = true
       }

@@ -36,7 +36,8 @@ locals {
 
   # What a healthy instance needs after it is InService, per delivery path (see compute.tf for why):
   # the AMI path only boots the OS and starts a unit that is READY in milliseconds; the container
-  # path also installs Docker, pulls the image and starts it.
+  # path also installs Docker (up to ~60 s), retries the image pull for up to 90 s (its user data) and
+  # starts it: 180 s covers both and the two health checks. tests/container.tftest.hcl keeps them agreed.
   boot_budget_seconds = {
     ami       = 60
     container = 180

@@ -17,6 +17,11 @@ output "alb_url" {
   value       = local.alb_url
 }
 
+output "dashboard_url" {
+  description = "CloudWatch dashboard of the demo: group CPU with the scaling thresholds, instances, target health, requests, 5xx and response time."
+  value       = "https://${var.region}.console.aws.amazon.com/cloudwatch/home?region=${var.region}#dashboards/dashboard/${aws_cloudwatch_dashboard.this.dashboard_name}"
+}
+
 output "target_group_arn" {
   description = "ARN of the target group the instances register in."
   value       = aws_lb_target_group.app.arn

@@ -22,6 +22,12 @@ variable "name" {
     condition     = can(regex("^[a-z][a-z0-9-]{1,20}[a-z0-9]$", var.name))
     error_message = "The name must be 3 to 22 lower-case letters, digits or '-', start with a letter and not end with '-'."
   }
+
+  # AWS refuses load balancer names that begin with "internal-" (the prefix of internal ALBs' DNS names).
+  validation {
+    condition     = !startswith(var.name, "internal-")
+    error_message = "The name must not begin with \"internal-\": AWS refuses it for load balancers."
+  }
 }
 
 variable "tags" {
@@ -36,14 +42,15 @@ variable "tags" {
 
 variable "vpc_cidr" {
   type        = string
-  description = "CIDR of the VPC, /16 to /20. The two public subnets are cidrsubnet(vpc_cidr, 8, 0..1): /24s for a /16, /28s for a /20."
+  description = "CIDR of the VPC, /16 to /19. The two public subnets are cidrsubnet(vpc_cidr, 8, 0..1): /24s for a /16, /27s for a /19."
   default     = "10.0.0.0/16"
 
-  # The subnets are 8 bits longer than the VPC and AWS accepts subnets from /16 to /28, so the VPC
-  # can be at most a /20 (AWS would accept a /21../28 VPC, but not its /29../36 subnets).
+  # The subnets are 8 bits longer than the VPC and hold the ALB, which needs a subnet of at least /27
+  # with 8 free addresses in each of its zones (AWS's ALB guide), so the VPC can be at most a /19. AWS
+  # would create a /20 VPC and its /28 subnets, but the ALB in them would fail or not scale.
   validation {
-    condition     = can(cidrhost(var.vpc_cidr, 0)) && try(tonumber(split("/", var.vpc_cidr)[1]) >= 16 && tonumber(split("/", var.vpc_cidr)[1]) <= 20, false)
-    error_message = "The vpc_cidr must be an IPv4 CIDR with a prefix between /16 and /20: the two subnets are 8 bits longer (cidrsubnet(vpc_cidr, 8, i)) and AWS allows subnets only up to /28."
+    condition     = can(cidrhost(var.vpc_cidr, 0)) && try(tonumber(split("/", var.vpc_cidr)[1]) >= 16 && tonumber(split("/", var.vpc_cidr)[1]) <= 19, false)
+    error_message = "The vpc_cidr must be an IPv4 CIDR with a prefix between /16 and /19: the two subnets are 8 bits longer (cidrsubnet(vpc_cidr, 8, i)) and an ALB needs subnets of at least /27."
   }
 }
 
@@ -70,6 +77,13 @@ variable "certificate_arn" {
   validation {
     condition     = var.certificate_arn == "" || can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/.+$", var.certificate_arn))
     error_message = "The certificate_arn must be empty or an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)."
+  }
+
+  # An ALB only takes certificates from ACM in its own region; the apply would fail late, after the
+  # VPC and the ALB exist.
+  validation {
+    condition     = var.certificate_arn == "" || try(split(":", var.certificate_arn)[3] == var.region, false)
+    error_message = "The certificate_arn must be an ACM certificate in the stack's region (var.region): an ALB cannot use a certificate from another region."
   }
 }
 
@@ -134,6 +148,17 @@ variable "ami_ids" {
   validation {
     condition     = alltrue([for r, id in var.ami_ids : can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", r)) && can(regex("^ami-[0-9a-f]{8,17}$", id))])
     error_message = "The ami_ids must map region names to AMI IDs, e.g. { \"eu-west-1\" = \"ami-0123456789abcdef0\" }."
+  }
+}
+
+variable "ami_architecture" {
+  type        = string
+  description = "Architecture the AMI was baked for, as AWS names it (\"x86_64\" or \"arm64\"), written by packer build. Checked against the AMI itself and against instance_type before anything launches. Empty (a tfvars file from before this key, or no bake): the AMI's own architecture is checked against instance_type."
+  default     = ""
+
+  validation {
+    condition     = contains(["", "x86_64", "arm64"], var.ami_architecture)
+    error_message = "The ami_architecture must be empty, \"x86_64\" or \"arm64\" (AWS's names, as packer build writes them)."
   }
 }
 
@@ -214,6 +239,22 @@ variable "stress_token" {
   }
 }
 
+variable "stress_allowed_cidrs" {
+  type        = list(string)
+  description = "Clients allowed to reach /cpu and /health/fail through the load balancer (every other path except the public read-only ones answers 403 to everyone else, at the ALB). Empty (default): nobody on the Internet can start a stress job. For the demo: [\"$(curl -s https://checkip.amazonaws.com)/32\"]. Opening it to 0.0.0.0/0 requires stress_token."
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.stress_allowed_cidrs : can(cidrhost(c, 0))]) && length(var.stress_allowed_cidrs) <= 20
+    error_message = "The stress_allowed_cidrs must be at most 20 CIDRs such as 203.0.113.7/32."
+  }
+
+  validation {
+    condition     = !anytrue([for c in var.stress_allowed_cidrs : endswith(c, "/0")]) || var.stress_token != ""
+    error_message = "The stress_allowed_cidrs open /cpu to the whole Internet (a /0): set stress_token as well, or anyone can spend your money."
+  }
+}
+
 variable "log_level" {
   type        = string
   description = "Service log level (LOG_LEVEL)."
@@ -246,8 +287,8 @@ variable "root_volume_size" {
   default     = null
 
   validation {
-    condition     = var.root_volume_size == null || try(var.root_volume_size >= 8 && var.root_volume_size <= 1024, false)
-    error_message = "The root_volume_size must be null or from 8 to 1024 GiB (Amazon Linux 2023 needs 8)."
+    condition     = var.root_volume_size == null || try(var.root_volume_size >= 8 && var.root_volume_size <= 1024 && floor(var.root_volume_size) == var.root_volume_size, false)
+    error_message = "The root_volume_size must be null or a whole number from 8 to 1024 GiB (Amazon Linux 2023 needs 8)."
   }
 }
 
@@ -290,8 +331,8 @@ variable "health_check_grace_period" {
   default     = null
 
   validation {
-    condition     = var.health_check_grace_period == null || try(var.health_check_grace_period >= 0 && var.health_check_grace_period <= 7200, false)
-    error_message = "The health_check_grace_period must be null or 0 to 7200 seconds."
+    condition     = var.health_check_grace_period == null || try(var.health_check_grace_period >= 0 && var.health_check_grace_period <= 7200 && floor(var.health_check_grace_period) == var.health_check_grace_period, false)
+    error_message = "The health_check_grace_period must be null or a whole number of seconds from 0 to 7200."
   }
 }
 
@@ -301,8 +342,8 @@ variable "default_instance_warmup" {
   default     = null
 
   validation {
-    condition     = var.default_instance_warmup == null || try(var.default_instance_warmup >= 0 && var.default_instance_warmup <= 3600, false)
-    error_message = "The default_instance_warmup must be null or 0 to 3600 seconds."
+    condition     = var.default_instance_warmup == null || try(var.default_instance_warmup >= 0 && var.default_instance_warmup <= 3600 && floor(var.default_instance_warmup) == var.default_instance_warmup, false)
+    error_message = "The default_instance_warmup must be null or a whole number of seconds from 0 to 3600."
   }
 }
 
@@ -312,8 +353,8 @@ variable "instance_refresh_min_healthy_percentage" {
   default     = 100
 
   validation {
-    condition     = var.instance_refresh_min_healthy_percentage >= 50 && var.instance_refresh_min_healthy_percentage <= 100
-    error_message = "The instance_refresh_min_healthy_percentage must be from 50 to 100."
+    condition     = var.instance_refresh_min_healthy_percentage >= 50 && var.instance_refresh_min_healthy_percentage <= 100 && floor(var.instance_refresh_min_healthy_percentage) == var.instance_refresh_min_healthy_percentage
+    error_message = "The instance_refresh_min_healthy_percentage must be a whole number from 50 to 100."
   }
 }
 
@@ -330,12 +371,23 @@ variable "enable_warm_pool" {
 
 variable "warm_pool_min_size" {
   type        = number
-  description = "Instances the warm pool keeps ready (stopped) when enable_warm_pool is true."
+  description = "Fewest instances the warm pool keeps (stopped) when enable_warm_pool is true. The pool's size is max(warm_pool_min_size, warm_pool_max_prepared_capacity - desired capacity); with warm_pool_max_prepared_capacity null AWS uses max_size, so the pool holds max_size - desired instances (at least warm_pool_min_size)."
   default     = 1
 
   validation {
     condition     = var.warm_pool_min_size >= 0 && floor(var.warm_pool_min_size) == var.warm_pool_min_size
     error_message = "The warm_pool_min_size must be a whole number >= 0."
+  }
+}
+
+variable "warm_pool_max_prepared_capacity" {
+  type        = number
+  description = "Most instances the group and its warm pool hold together (running + stopped); the pool fills the difference to the desired capacity. Null: AWS's default, the group's max_size, i.e. max_size - desired stopped instances, each paying for its EBS volume."
+  default     = null
+
+  validation {
+    condition     = var.warm_pool_max_prepared_capacity == null || try(var.warm_pool_max_prepared_capacity >= var.min_size && var.warm_pool_max_prepared_capacity <= var.max_size && floor(var.warm_pool_max_prepared_capacity) == var.warm_pool_max_prepared_capacity, false)
+    error_message = "The warm_pool_max_prepared_capacity must be null or a whole number from min_size to max_size."
   }
 }
 
@@ -366,8 +418,8 @@ variable "cpu_target" {
   default     = 50
 
   validation {
-    condition     = var.cpu_target >= 10 && var.cpu_target <= 90
-    error_message = "The cpu_target must be from 10 to 90 percent."
+    condition     = var.cpu_target >= 10 && var.cpu_target <= 90 && floor(var.cpu_target) == var.cpu_target
+    error_message = "The cpu_target must be a whole number from 10 to 90 percent."
   }
 }
 
@@ -377,8 +429,8 @@ variable "cpu_high_threshold" {
   default     = 70
 
   validation {
-    condition     = var.cpu_high_threshold > 0 && var.cpu_high_threshold <= 100
-    error_message = "The cpu_high_threshold must be from 1 to 100 percent."
+    condition     = var.cpu_high_threshold >= 1 && var.cpu_high_threshold <= 100 && floor(var.cpu_high_threshold) == var.cpu_high_threshold
+    error_message = "The cpu_high_threshold must be a whole number from 1 to 100 percent."
   }
 }
 
@@ -388,7 +440,7 @@ variable "cpu_low_threshold" {
   default     = 30
 
   validation {
-    condition     = var.cpu_low_threshold >= 0 && var.cpu_low_threshold < var.cpu_high_threshold
-    error_message = "The cpu_low_threshold must be >= 0 and below cpu_high_threshold."
+    condition     = var.cpu_low_threshold >= 0 && var.cpu_low_threshold < var.cpu_high_threshold && floor(var.cpu_low_threshold) == var.cpu_low_threshold
+    error_message = "The cpu_low_threshold must be a whole number >= 0 and below cpu_high_threshold."
   }
 }

@@ -10,4 +10,6 @@ cpu_low_threshold  = 30
 certificate_arn    = "arn:aws:acm:eu-west-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
 public_hostname    = "scaleapp.example.com"
 alb_ingress_cidrs  = ["203.0.113.0/24"]
-enable_warm_pool   = true
+# Who may start /cpu and /health/fail through the ALB (everyone else gets 403 there); the token still applies.
+stress_allowed_cidrs = ["203.0.113.0/24"]
+enable_warm_pool     = true

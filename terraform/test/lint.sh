@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Static checks of terraform/ (nothing here can reach AWS, and the provider schema cannot be downloaded,
-# so terraform init/validate/plan are out of reach):
-#   terraform fmt -check (including backend.tf.example), tflint (terraform ruleset, preset "all",
+# Static checks of terraform/ (nothing here reaches AWS; init, validate against the provider schema and
+# terraform test are terraform-test.sh's job, make test-terraform):
+#   terraform fmt -check (including backend.tf.example, tests/*.tftest.hcl and tests/aws/*.tfmock.hcl),
+#   tflint (terraform ruleset, preset "all",
 #   zero findings), tfsec (zero unignored findings, for the default variables and for every
 #   examples/*.tfvars, so count-guarded resources such as the ECR repository are checked too),
 #   terraform-docs --output-check (README.md tables up to date).
