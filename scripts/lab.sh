@@ -49,7 +49,8 @@ INTER_MS=$(($(contract health_check.interval_seconds) * 1000 / SCALE))
 TIMEOUT_MS=$(($(contract health_check.timeout_seconds) * 1000 / SCALE))
 RISE=$(contract health_check.healthy_threshold) FALL=$(contract health_check.unhealthy_threshold)
 DRAIN_MS=$(($(contract drain_delay_seconds) * 1000 / SCALE))
-# An instance is out of rotation at the latest fall x (inter + timeout) after /health fails.
+# An instance is out of rotation at the latest fall x (inter + timeout) after /health fails (the
+# verdicts allow half an interval more: scripts/lab/verdict).
 OUT_LIMIT_MS=$((FALL * (INTER_MS + TIMEOUT_MS))) IN_LIMIT_MS=$((RISE * (INTER_MS + TIMEOUT_MS)))
 ((DRAIN_MS > OUT_LIMIT_MS)) || fail "drain ${DRAIN_MS} ms <= fall x (inter + timeout) = ${OUT_LIMIT_MS} ms: no drain could be clean"
 
@@ -66,6 +67,8 @@ lab_cleanup() {
   for i in $VEGETA $(printf '%s\n' "${PIDS[@]}" | tac); do
     kill -TERM "$i" 2>/dev/null && wait "$i" 2>/dev/null
   done
+  # Every container starts its halt now, so cleanup_all's stops overlap instead of adding up.
+  for i in "${C_PID[@]}"; do kill -TERM "$i" 2>/dev/null; done
   (exit "$rc")
   cleanup_all
 }

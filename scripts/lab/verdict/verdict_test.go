@@ -86,7 +86,7 @@ func TestJudge(t *testing.T) {
 			mark(1, "inject", "b"), state(2, "b", "UP", "UP 1/2"), state(3, "b", "UP 1/2", "DOWN"),
 			mark(4, "clear", "b"), state(5, "b", "DOWN", "DOWN 1/2"), state(6, "b", "DOWN 1/2", "UP")), ""},
 		{"injected failure: out too late", run("injected-failure", answers(0, 8, abc),
-			mark(1, "inject", "b"), state(4, "b", "UP 1/2", "DOWN"), mark(5, "clear", "b"), state(6, "b", "DOWN", "UP")), "out of rotation took 3.0 s, limit 2.8 s"},
+			mark(1, "inject", "b"), state(4.5, "b", "UP 1/2", "DOWN"), mark(5, "clear", "b"), state(6, "b", "DOWN", "UP")), "out of rotation took 3.5 s, limit 3.3 s"},
 		{"injected failure: never out", run("injected-failure", answers(0, 8, abc),
 			mark(1, "inject", "b"), mark(5, "clear", "b")), "b never left rotation"},
 		{"injected failure: a failed request", run("injected-failure", answers(0, 8, abc, 2),
@@ -94,10 +94,16 @@ func TestJudge(t *testing.T) {
 
 		{"frozen: failures are reported, not a fail", run("frozen", answers(0, 15, abc, 1.5, 1.6),
 			mark(1, "freeze", "b"), state(3, "b", "UP 1/2", "DOWN"), mark(11, "restarted", "b"), state(13, "b", "DOWN 1/2", "UP")), ""},
+		{"frozen: restarted before HAProxy pulled it", run("frozen", answers(0, 15, abc),
+			mark(1, "freeze", "b"), state(6, "b", "UP", "UP 1/2"), mark(10, "restarted", "b"), state(11, "b", "UP 1/2", "UP")), ""},
 		{"frozen: no watchdog restart", run("frozen", answers(0, 15, abc),
 			mark(1, "freeze", "b"), state(3, "b", "UP 1/2", "DOWN"), state(13, "b", "DOWN 1/2", "UP")), `want one "restarted" mark`},
 		{"frozen: never back", run("frozen", answers(0, 15, abc),
-			mark(1, "freeze", "b"), state(3, "b", "UP 1/2", "DOWN"), mark(11, "restarted", "b")), "did not come back"},
+			mark(1, "freeze", "b"), state(3, "b", "UP 1/2", "DOWN"), mark(11, "restarted", "b")), "b is not in rotation after the watchdog restart"},
+		{"frozen: back but silent", run("frozen", answers(0, 15, []string{"a", "c"}),
+			mark(1, "freeze", "b"), state(3, "b", "UP 1/2", "DOWN"), mark(11, "restarted", "b"), state(13, "b", "DOWN 1/2", "UP")), "b answered no request after"},
+		{"frozen: pulled too late", run("frozen", answers(0, 15, abc),
+			mark(1, "freeze", "b"), state(5, "b", "UP 1/2", "DOWN"), mark(11, "restarted", "b"), state(13, "b", "DOWN 1/2", "UP")), "out of rotation took 4.0 s, limit 3.3 s"},
 
 		{"rolling refresh", run("rolling-refresh", answers(0, 19, abc),
 			mark(1, "launch", "d"), state(2, "d", "", "DOWN (weight 0)"), state(4, "d", "UP (weight 0)", "UP"),
@@ -116,7 +122,7 @@ func TestJudge(t *testing.T) {
 		{"scale-out", run("scale-out", append(answers(0, 3.5, abc), answers(3.5, 8, []string{"a", "b", "c", "d"})...),
 			mark(1, "boot", "d"), mark(2, "healthy", "d"), state(3.5, "d", "UP (weight 0)", "UP")), ""},
 		{"scale-out: traffic too late", run("scale-out", append(answers(0, 5, abc), answers(5, 8, []string{"a", "b", "c", "d"})...),
-			mark(1, "boot", "d"), mark(1.5, "healthy", "d")), "boot to first answer took 4.0 s, limit 3.3 s"},
+			mark(1, "boot", "d"), mark(1.5, "healthy", "d")), "boot to first answer took 4.0 s, limit 3.8 s"},
 		{"scale-out: never answers", run("scale-out", answers(0, 8, abc), mark(1, "boot", "d"), mark(2, "healthy", "d")), "d answered no request"},
 
 		{"cpu spike", run("cpu-spike", answers(0, 12, abc), checked(1, "a", 1, 0), checked(2, "a", 2, 0),
@@ -152,12 +158,13 @@ func TestJudgeFigures(t *testing.T) {
 	abc := []string{"a", "b", "c"}
 	row, _ := Judge(run("injected-failure", answers(0, 8, abc),
 		mark(1, "inject", "b"), state(3.1, "b", "UP 1/2", "DOWN"), mark(4, "clear", "b"), state(5.7, "b", "DOWN 1/2", "UP")))
-	if row.Out != "2.1 s (limit 2.8 s)" || row.In != "1.7 s (limit 2.8 s)" {
+	if row.Out != "2.1 s (limit 3.3 s)" || row.In != "1.7 s (limit 3.3 s)" {
 		t.Errorf("out %q, in %q", row.Out, row.In)
 	}
 	row, _ = Judge(run("frozen", answers(0, 15, abc, 1.5, 1.6),
 		mark(1, "freeze", "b"), state(3, "b", "UP 1/2", "DOWN"), mark(11, "restarted", "b"), state(13, "b", "DOWN 1/2", "UP")))
-	if row.Failed != 2 || !strings.Contains(row.Note, "2 failed (502 x2): sent +0.5..+0.6 s after SIGSTOP, answered +9.5..+9.6 s") {
+	if row.Failed != 2 || row.Out != "2.0 s (limit 3.3 s)" || row.In != "12.0 s after SIGSTOP" ||
+		row.Note != "watchdog restart 10.0 s after SIGSTOP; 2 failed (502 x2): sent +0.5..+0.6 s after SIGSTOP, answered +9.5..+9.6 s" {
 		t.Errorf("frozen row %+v", row)
 	}
 	row, _ = Judge(run("spread", answers(0, 3, abc)))
