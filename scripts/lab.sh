@@ -275,7 +275,7 @@ main_pid=$(cexec "$victim" systemctl show -p MainPID --value "$UNIT")
 cexec "$victim" sh -c "kill -STOP $main_pid"
 mark freeze "$victim"
 deadline=$(($(now_ms) + (WATCHDOG_S + 20) * 1000))
-until [ "$(cexec "$victim" systemctl show -p NRestarts --value "$UNIT")" -ge 1 ]; do
+until [ "$(cexec "$victim" systemctl show -p NRestarts --value "$UNIT" || echo 0)" -ge 1 ]; do
   [ "$(now_ms)" -lt "$deadline" ] || fail "no watchdog restart within $((WATCHDOG_S + 20)) s of SIGSTOP"
   sleep 0.1
 done
@@ -296,7 +296,7 @@ done
 terminated
 end
 
-# 5. Scale-in the hard way: systemctl stop while the instance takes traffic; the load balancer learns it
+# 5. Scale-in the hard way: `systemctl stop scaleapp` while the instance takes traffic; the balancer learns it
 #    only from /health (503 DRAINING), as with a spot notice or a lifecycle Terminated state.
 begin scale-in
 victim=${FLEET[0]}
@@ -305,7 +305,7 @@ t0=$(now_ms)
 cexec "$victim" systemctl stop "$UNIT"
 stop_ms=$(($(now_ms) - t0))
 mark stopped "$victim"
-end "systemctl stop returned after $(ms $stop_ms) s"
+end "the unit stopped (drain and exit) in $(ms $stop_ms) s"
 deregister "$victim"
 terminate "$victim"
 terminated
