@@ -103,6 +103,7 @@ zstd -dc "$TARBALL" | tar --numeric-owner --xattrs --xattrs-include='*' --acls -
 # The AMI's env file; scaled, its DRAIN_DELAY follows the scale like the checks do.
 sed "s/^DRAIN_DELAY=.*/DRAIN_DELAY=${DRAIN_MS}ms/" "$REPO/packer/scaleapp.env" >"$WORK/scaleapp.env"
 grep -qx "DRAIN_DELAY=${DRAIN_MS}ms" "$WORK/scaleapp.env" || fail "no DRAIN_DELAY line in packer/scaleapp.env"
+say "env file: packer/scaleapp.env with DRAIN_DELAY=${DRAIN_MS}ms (its $(contract drain_delay_seconds) s / time scale $SCALE)"
 "$REPO/packer/install.sh" --root "$WORK/root" --bin "$BIN" --env "$WORK/scaleapp.env" install
 "$REPO/packer/install.sh" --root "$WORK/root" cleanup
 # Each instance must say who it is (GET / answers its hostname off EC2): with /etc/hostname empty,
