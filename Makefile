@@ -35,7 +35,7 @@ tools: ## install the pinned test and bake tools into ~/.cache/scaleapp-tools, a
 
 test: tools ## the full suite: Go tests, plugin tests, lint, image boot + bake, container
 	@t0=$$SECONDS; \
-	$(MAKE) --no-print-directory test-go test-plugin lint test-terraform test-image test-container && \
+	$(MAKE) --no-print-directory test-go test-plugin lint test-terraform test-image test-container test-lab && \
 	echo "make test: all green in $$((SECONDS - t0)) s"
 
 # -p 1: test binaries run one at a time, so the CPU-accuracy and latency tests do not compete with the
@@ -60,6 +60,14 @@ test-image: build ## systemd boot test of the baked unit + local packer bake thr
 
 test-container: build ## the container delivery path, built and run with podman
 	container/test.sh
+
+.PHONY: lab test-lab
+lab: build ## the fleet lab at real speed: image instances behind HAProxy, 7 scenarios under load (root)
+	scripts/lab.sh
+
+# The same lab with every health check time and the drain divided by 5 (checks every 1 s, drain 3 s).
+test-lab: build ## the fleet lab at time scale 1/5 (about 2.5 min)
+	LAB_TIME_SCALE=5 scripts/lab.sh
 
 image: build ## container image scaleapp:$(VERSION) from bin/scaleapp (podman, else docker)
 	VERSION=$(VERSION) COMMIT=$(COMMIT) scripts/image.sh build

@@ -72,10 +72,12 @@ TFSEC_VERSION=1.28.14
 TFDOCS_VERSION=0.20.0
 IMDS_MOCK_VERSION=1.13.0
 GROOVY_LINT_VERSION=16.2.0
+VEGETA_VERSION=12.12.0 # the fleet lab's load generator (scripts/lab.sh)
 
 APT_PACKAGES=(debootstrap systemd-container zstd curl iproute2 podman runc wrk stress-ng shellcheck
   openssh-client jq make nftables procps
   slirp4netns # container/test.sh's network: no bridge, nft rules or ip_forward change on the host
+  haproxy # the fleet lab's load balancer (scripts/lab.sh), 2.6 on Debian 12
   openjdk-17-jre-headless) # Java: npm-groovy-lint runs CodeNarc
 
 step() { printf '[tools %s] %s\n' "$(date +%T)" "$*"; }
@@ -112,6 +114,8 @@ install_go_tools() {
   ln -sf "terraform-docs-$TFDOCS_VERSION" "$BIN/terraform-docs"
   [ -x "$BIN/ec2-metadata-mock-$IMDS_MOCK_VERSION" ] || { step "ec2-metadata-mock $IMDS_MOCK_VERSION"; timed env GOBIN="$TOOLS/imds" go install "github.com/aws/amazon-ec2-metadata-mock/cmd/ec2-metadata-mock@v$IMDS_MOCK_VERSION"; mv "$TOOLS/imds/ec2-metadata-mock" "$BIN/ec2-metadata-mock-$IMDS_MOCK_VERSION"; }
   ln -sf "ec2-metadata-mock-$IMDS_MOCK_VERSION" "$BIN/ec2-metadata-mock"
+  [ -x "$BIN/vegeta-$VEGETA_VERSION" ] || { step "vegeta $VEGETA_VERSION"; timed env GOBIN="$TOOLS/vegeta" go install "github.com/tsenart/vegeta/v12@v$VEGETA_VERSION"; mv "$TOOLS/vegeta/vegeta" "$BIN/vegeta-$VEGETA_VERSION"; }
+  ln -sf "vegeta-$VEGETA_VERSION" "$BIN/vegeta"
 }
 
 install_packer() {

@@ -9,8 +9,10 @@
 # (no route) instead of reaching out. cleanup_all (an EXIT trap) stops every container, kills what is
 # left in its cgroup, removes the cgroups and the work directory.
 
-say() { printf '[image-test %s] %s\n' "$(date +%T)" "$*"; }
-fail() { printf '[image-test %s] FAIL: %s\n' "$(date +%T)" "$*" >&2; exit 1; }
+# LIB_TAG names the caller in log lines and cgroup names (scripts/lab.sh sets "lab").
+LIB_TAG=${LIB_TAG:-image-test}
+say() { printf '[%s %s] %s\n' "$LIB_TAG" "$(date +%T)" "$*"; }
+fail() { printf '[%s %s] FAIL: %s\n' "$LIB_TAG" "$(date +%T)" "$*" >&2; exit 1; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 PHASE_NAME='' PHASE_T0=0 SUITE_T0=$(now_ms)
@@ -95,7 +97,7 @@ C_NEXT_SUBNET=$((100 + ($$ % 50) * 3))
 # container_boot NAME ROOT: boots ROOT (volatile overlay: ROOT is never written) on a private veth link.
 # NAME <= 12 characters (it names the host's ve-NAME interface).
 container_boot() {
-  local name=$1 root=$2 cg="scaleapp-image-test-$1-$$" subnet pid
+  local name=$1 root=$2 cg="scaleapp-$LIB_TAG-$1-$$" subnet pid
   [ ${#name} -le 12 ] || fail "container name $name longer than 12 characters"
   ! ip link show "ve-$name" >/dev/null 2>&1 || fail "interface ve-$name exists already (another test run?)"
   subnet=$C_NEXT_SUBNET
