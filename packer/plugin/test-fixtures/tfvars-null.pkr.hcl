@@ -21,8 +21,9 @@ build {
   sources = ["source.null.local"]
 
   post-processor "scaleapp-tfvars" {
-    output  = var.output
-    version = "0.0.0-test"
-    commit  = "acceptance"
+    output       = var.output
+    version      = "0.0.0-test"
+    commit       = "acceptance"
+    architecture = "x86_64"
   }
 }
