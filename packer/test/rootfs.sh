@@ -18,7 +18,8 @@ ROOTFS_VERSION=3
 CACHE=${SCALEAPP_CACHE:-$HOME/.cache/scaleapp}
 TARBALL=$CACHE/debian12-systemd-sshd-v$ROOTFS_VERSION.tar.zst
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-PACKAGES=systemd,systemd-sysv,dbus,curl,ca-certificates,openssh-server,sudo,cloud-init,nftables
+# python3-cffi-backend: debootstrap does not resolve the virtual package python3-cryptography needs.
+PACKAGES=systemd,systemd-sysv,dbus,curl,ca-certificates,openssh-server,sudo,cloud-init,python3-cffi-backend,nftables
 
 say() { printf '[rootfs %s] %s\n' "$(date +%T)" "$*" >&2; }
 
