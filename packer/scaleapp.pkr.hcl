@@ -31,8 +31,8 @@ locals {
   env_file      = coalesce(var.env_file, "${path.root}/scaleapp.env")
   tfvars_output = coalesce(var.tfvars_output, "${path.root}/../terraform/${local.contract.tfvars_file}")
   # RFC 1918 ranges and the 100.64.0.0/10 shared space: networks that reach an instance only privately.
-  private_cidr = "^(10|192\\.168|172\\.(1[6-9]|2[0-9]|3[01])|100\\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7]))\\."
-  ssh_private  = length(var.ssh_source_cidrs) > 0 && length([for c in var.ssh_source_cidrs : c if !can(regex(local.private_cidr, c))]) == 0
+  private_cidr  = "^(10|192\\.168|172\\.(1[6-9]|2[0-9]|3[01])|100\\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7]))\\."
+  ssh_private   = length(var.ssh_source_cidrs) > 0 && length([for c in var.ssh_source_cidrs : c if !can(regex(local.private_cidr, c))]) == 0
   ssh_interface = var.ssh_interface != "" ? var.ssh_interface : (local.ssh_private ? "private_ip" : "public_ip")
   manifest      = coalesce(var.manifest_output, "${path.root}/manifest.json")
 
@@ -182,7 +182,7 @@ build {
     variable     = local.contract.ami_variable
     region       = var.region
     architecture = var.arch
-    version  = var.version
-    commit   = var.git_commit
+    version      = var.version
+    commit       = var.git_commit
   }
 }

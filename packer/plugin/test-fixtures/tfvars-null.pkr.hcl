@@ -13,6 +13,11 @@ variable "output" {
   type = string
 }
 
+variable "architecture" {
+  type    = string
+  default = "x86_64"
+}
+
 source "null" "local" {
   communicator = "none"
 }
@@ -24,6 +29,6 @@ build {
     output       = var.output
     version      = "0.0.0-test"
     commit       = "acceptance"
-    architecture = "x86_64"
+    architecture = var.architecture
   }
 }
