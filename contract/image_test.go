@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/unit"
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/tryfunc"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
@@ -163,6 +165,12 @@ func imgCheckUnit(dir string) imgProblems {
 	} else if budget := C.DrainDelay() + C.ShutdownTimeout(); stop <= budget {
 		p.add("%s: TimeoutStopSec = %v must exceed drain %v + shutdown %v = %v, or systemd kills a draining instance",
 			C.Unit, stop, C.DrainDelay(), C.ShutdownTimeout(), budget)
+	}
+
+	// ProcSubset=pid hides /proc/sys/net/core/somaxconn (Go falls back to a listen backlog of 128) and
+	// /proc/stat (process_start_time_seconds disappears from /metrics); the boot test checks both.
+	if v := imgLast(svc, "ProcSubset"); v != "" && v != "all" {
+		p.add("%s: ProcSubset=%s hides /proc/stat and /proc/sys/net/core/somaxconn from the service", C.Unit, v)
 	}
 
 	// Anything that caps CPU would stop /cpu from filling every core, and the ASG from scaling out.
@@ -370,13 +378,18 @@ func imgCheckTemplate(dir string) imgProblems {
 		p.add(`the template needs source "amazon-ebs" "scaleapp" and a build block`)
 		return p
 	}
-	for _, attr := range []string{"tags", "run_tags"} {
-		if v, err := imgMapEntry(ctx, ebs, attr, C.AMITagKey); err != nil {
-			p.add("%v", err)
-		} else if v != C.AMITagValue {
-			p.add("amazon-ebs %s: %s=%q, want %q as in contract.json (Terraform finds the AMI by it)", attr, C.AMITagKey, v, C.AMITagValue)
-		}
+	if v, err := imgMapEntry(ctx, ebs, "tags", C.AMITagKey); err != nil {
+		p.add("%v", err)
+	} else if v != C.AMITagValue {
+		p.add("amazon-ebs tags: %s=%q, want %q as in contract.json (Terraform finds the AMI by it)", C.AMITagKey, v, C.AMITagValue)
 	}
+	// packer-plugin-amazon v1.3.6 tags the new AMI and its copies with run_tags when it creates them,
+	// before deprecation and IMDS are set; `tags` come last. A build failing in between must not leave
+	// an AMI that Terraform's lookup (by the contract tag) would pick.
+	if _, err := imgMapEntry(ctx, ebs, "run_tags", C.AMITagKey); err == nil {
+		p.add("amazon-ebs run_tags holds the contract tag %s: v1.3.6 puts run_tags on the AMI before it is complete", C.AMITagKey)
+	}
+	p = append(p, imgCheckAWSSource(blocks, ebs)...)
 
 	gate := imgFindBlock(build.Body.Blocks, "provisioner", "scaleapp-healthgate")
 	tfvars := imgFindBlock(build.Body.Blocks, "post-processor", "scaleapp-tfvars")
@@ -433,9 +446,163 @@ func imgCheckTemplate(dir string) imgProblems {
 	return p
 }
 
+// imgLocals evaluates the named locals of the template in order, with the given variables.
+func imgLocals(blocks hclsyntax.Blocks, vars map[string]cty.Value, names ...string) (map[string]cty.Value, error) {
+	ctx := &hcl.EvalContext{
+		Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)},
+		Functions: map[string]function.Function{"length": stdlib.LengthFunc, "regex": stdlib.RegexFunc, "can": tryfunc.CanFunc},
+	}
+	locals := map[string]cty.Value{}
+	for _, name := range names {
+		var expr hclsyntax.Expression
+		for _, b := range blocks {
+			if a, ok := b.Body.Attributes[name]; b.Type == "locals" && ok {
+				expr = a.Expr
+			}
+		}
+		if expr == nil {
+			return nil, fmt.Errorf("the template has no local %s", name)
+		}
+		ctx.Variables["local"] = cty.ObjectVal(locals)
+		v, diags := expr.Value(ctx)
+		if diags.HasErrors() {
+			return nil, fmt.Errorf("local.%s: %s", name, diags.Error())
+		}
+		locals[name] = v
+	}
+	return locals, nil
+}
+
+// imgCheckAWSSource checks the amazon-ebs settings that decide what AWS does: the source AMI filter
+// pins one kernel line, and Packer dials the address its temporary security group admits.
+func imgCheckAWSSource(blocks hclsyntax.Blocks, ebs *hclsyntax.Block) imgProblems {
+	var p imgProblems
+	var filter *hclsyntax.Block
+	for _, b := range ebs.Body.Blocks {
+		if b.Type == "source_ami_filter" {
+			filter = b
+		}
+	}
+	variable := imgFindBlock(blocks, "variable", "kernel_line")
+	if filter == nil || variable == nil {
+		p.add(`amazon-ebs needs a source_ami_filter and the template a variable "kernel_line"`)
+		return p
+	}
+	line, diags := variable.Body.Attributes["default"].Expr.Value(nil)
+	if diags.HasErrors() || line.Type() != cty.String {
+		p.add("variable kernel_line: want a string default: %s", diags.Error())
+		return p
+	}
+	for _, arch := range []string{"x86_64", "arm64"} {
+		ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{
+			"arch": cty.StringVal(arch), "kernel_line": line,
+		})}}
+		v, diags := filter.Body.Attributes["filters"].Expr.Value(ctx)
+		if diags.HasErrors() || !v.Type().IsObjectType() || !v.Type().HasAttribute("name") {
+			p.add("source_ami_filter filters: want an object with a name: %s", diags.Error())
+			return p
+		}
+		// AL2023 names: al2023-ami-2023.<release>-kernel-<line>-<arch>; -minimal images do not match.
+		name := v.GetAttr("name").AsString()
+		if !regexp.MustCompile(`^al2023-ami-2023\.\*-kernel-[0-9]+\.[0-9]+-` + arch + `$`).MatchString(name) {
+			p.add("source_ami_filter name %q for %s: want one kernel line (al2023-ami-2023.*-kernel-6.1-%s); a wildcard there lets most_recent switch kernels between bakes", name, arch, arch)
+		}
+	}
+
+	if a, ok := ebs.Body.Attributes["ssh_interface"]; !ok || strings.TrimSpace(imgSource(a.Expr)) != "local.ssh_interface" {
+		p.add("amazon-ebs: ssh_interface = local.ssh_interface is missing: Packer dials the public IP whenever there is one")
+	}
+	str := func(ss ...string) cty.Value {
+		if len(ss) == 0 {
+			return cty.ListValEmpty(cty.String)
+		}
+		var vs []cty.Value
+		for _, s := range ss {
+			vs = append(vs, cty.StringVal(s))
+		}
+		return cty.ListVal(vs)
+	}
+	for _, tc := range []struct {
+		cidrs    cty.Value
+		override string
+		iface    string
+	}{
+		{str(), "", "public_ip"},                                   // this machine's public IP
+		{str("10.20.0.0/16"), "", "private_ip"},                    // a VPN into the VPC
+		{str("172.31.0.0/16", "192.168.1.0/24"), "", "private_ip"}, // every range private
+		{str("100.64.0.0/10"), "", "private_ip"},                   // shared address space (CGNAT, some VPNs)
+		{str("10.0.0.0/8", "203.0.113.0/24"), "", "public_ip"},     // one public range: the public address
+		{str("172.32.0.0/16"), "", "public_ip"},                    // just outside 172.16.0.0/12
+		{str("10.0.0.0/8"), "private_dns", "private_dns"},          // set explicitly
+	} {
+		vars := map[string]cty.Value{"ssh_source_cidrs": tc.cidrs, "ssh_interface": cty.StringVal(tc.override)}
+		got, err := imgLocals(blocks, vars, "private_cidr", "ssh_private", "ssh_interface")
+		if err != nil {
+			p.add("%v", err)
+			return p
+		}
+		if v := got["ssh_interface"]; v.Type() != cty.String || v.AsString() != tc.iface {
+			p.add("local.ssh_interface for ssh_source_cidrs=%s ssh_interface=%q is %#v, want %q", tc.cidrs.GoString(), tc.override, v, tc.iface)
+		}
+	}
+	return p
+}
+
+// imgSource is the source text of an expression.
+func imgSource(expr hclsyntax.Expression) string {
+	r := expr.Range()
+	src, err := os.ReadFile(r.Filename)
+	if err != nil || r.End.Byte > len(src) {
+		return ""
+	}
+	return string(src[r.Start.Byte:r.End.Byte])
+}
+
+// imgCheckPluginPin: the template requires exactly the amazon plugin version CI installs and validates
+// with (scripts/install-tools.sh); a range would let a bake run with a plugin nobody tested.
+func imgCheckPluginPin(dir string) imgProblems {
+	var p imgProblems
+	blocks, err := imgTemplate(dir)
+	if err != nil {
+		p.add("%v", err)
+		return p
+	}
+	tools, err := os.ReadFile(filepath.Join(dir, "..", "scripts", "install-tools.sh"))
+	if err != nil {
+		p.add("scripts/install-tools.sh: %v", err)
+		return p
+	}
+	m := regexp.MustCompile(`(?m)^AMAZON_PLUGIN_VERSION=([0-9.]+)$`).FindSubmatch(tools)
+	if m == nil {
+		p.add("scripts/install-tools.sh sets no AMAZON_PLUGIN_VERSION=x.y.z")
+		return p
+	}
+	var amazon cty.Value
+	for _, b := range blocks {
+		for _, rp := range b.Body.Blocks {
+			if a, ok := rp.Body.Attributes["amazon"]; b.Type == "packer" && rp.Type == "required_plugins" && ok {
+				v, diags := a.Expr.Value(nil)
+				if diags.HasErrors() {
+					p.add("required_plugins amazon: %s", diags.Error())
+					return p
+				}
+				amazon = v
+			}
+		}
+	}
+	if amazon == cty.NilVal || !amazon.Type().IsObjectType() || !amazon.Type().HasAttribute("version") {
+		p.add("the template has no required_plugins { amazon = { version = ... } }")
+		return p
+	}
+	if got, want := amazon.GetAttr("version").AsString(), "= "+string(m[1]); got != want {
+		p.add("required_plugins amazon version = %q, want %q: exactly the version scripts/install-tools.sh installs", got, want)
+	}
+	return p
+}
+
 func TestImageMatchesContract(t *testing.T) {
 	for name, check := range map[string]func(string) imgProblems{
-		"unit": imgCheckUnit, "env file": imgCheckEnv, "template": imgCheckTemplate,
+		"unit": imgCheckUnit, "env file": imgCheckEnv, "template": imgCheckTemplate, "plugin pin": imgCheckPluginPin,
 	} {
 		for _, problem := range check(imgPackerDir) {
 			t.Errorf("%s: %s", name, problem)
@@ -466,6 +633,13 @@ func TestImageChecksCatchDrift(t *testing.T) {
 		{"tfvars variable", "scaleapp.pkr.hcl", "variable = local.contract.ami_variable", "variable = \"ami\"", imgCheckTemplate},
 		{"gate except", "scaleapp.pkr.hcl", `ready_timeout = "60s"`, `except = ["amazon-ebs.scaleapp"]` + "\n" + `ready_timeout = "60s"`, imgCheckTemplate},
 		{"install only", "scaleapp.pkr.hcl", "inline = [\"bash ${local.staging}/install.sh --bin", `only = ["null.local"]` + "\ninline = [\"bash ${local.staging}/install.sh --bin", imgCheckTemplate},
+		{"ProcSubset", C.Unit, "LockPersonality=yes", "LockPersonality=yes\nProcSubset=pid", imgCheckUnit},
+		{"contract tag in run_tags", "scaleapp.pkr.hcl", `Name = "packer-${local.ami_name}"`, `Name = "packer-${local.ami_name}"` + "\n(local.contract.ami_tag_key) = local.contract.ami_tag_value", imgCheckTemplate},
+		{"any kernel line", "scaleapp.pkr.hcl", "kernel-${var.kernel_line}-", "kernel-*-", imgCheckTemplate},
+		{"no ssh_interface", "scaleapp.pkr.hcl", "ssh_interface = local.ssh_interface", "", imgCheckTemplate},
+		{"ssh_interface ignores the CIDRs", "scaleapp.pkr.hcl", `(local.ssh_private ? "private_ip" : "public_ip")`, `"public_ip"`, imgCheckTemplate},
+		{"plugin range", "scaleapp.pkr.hcl", `version = "= 1.3.6"`, `version = ">= 1.3.6"`, imgCheckPluginPin},
+		{"plugin other version", "scaleapp.pkr.hcl", `version = "= 1.3.6"`, `version = "= 1.3.5"`, imgCheckPluginPin},
 		{"cleanup only", "scaleapp.pkr.hcl", "inline = [\"bash ${local.staging}/install.sh cleanup\"]", `only = ["null.local"]` + "\ninline = [\"bash ${local.staging}/install.sh cleanup\"]", imgCheckTemplate},
 	}
 	for _, tt := range tests {
@@ -476,6 +650,16 @@ func TestImageChecksCatchDrift(t *testing.T) {
 				t.Fatal(err)
 			}
 			if err := os.WriteFile(filepath.Join(tmp, "contract", "contract.json"), raw, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			tools, err := os.ReadFile(filepath.Join(imgPackerDir, "..", "scripts", "install-tools.sh"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(filepath.Join(tmp, "scripts"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(tmp, "scripts", "install-tools.sh"), tools, 0o644); err != nil {
 				t.Fatal(err)
 			}
 			sources, _ := filepath.Glob(filepath.Join(imgPackerDir, "*.pkr.hcl"))

@@ -49,10 +49,15 @@ type tfStack struct {
 
 func (s *tfStack) dir() string { return filepath.Join(s.root, "terraform") }
 
-func loadTFStack(root string) (*tfStack, error) {
-	paths, err := filepath.Glob(filepath.Join(root, "terraform", "*.tf"))
+// loadTFStack parses root/terraform/*.tf, or the .tf files of dir[0] (a module) when given.
+func loadTFStack(root string, dir ...string) (*tfStack, error) {
+	tfDir := filepath.Join(root, "terraform")
+	if len(dir) > 0 {
+		tfDir = dir[0]
+	}
+	paths, err := filepath.Glob(filepath.Join(tfDir, "*.tf"))
 	if err != nil || len(paths) == 0 {
-		return nil, fmt.Errorf("no .tf files in %s/terraform (err %v)", root, err)
+		return nil, fmt.Errorf("no .tf files in %s (err %v)", tfDir, err)
 	}
 	s := &tfStack{root: root}
 	raw, err := os.ReadFile(filepath.Join(root, "contract", "contract.json"))
@@ -402,7 +407,7 @@ func (s *tfStack) tfFollows(b *hclsyntax.Block, path []string, field string, wan
 	return nil
 }
 
-// renderUserData renders local.user_data[delivery], runs bash -n and shellcheck on it, and returns it
+// renderUserData renders module.user_data's output for delivery, runs bash -n and shellcheck on it, and returns it
 // without its comment lines (only commands count: a comment that mentions --restart=always does not
 // restart anything). renderUserDataRaw keeps them.
 func (s *tfStack) renderUserData(delivery string, probe map[string]cty.Value) (string, error) {
@@ -421,11 +426,14 @@ func (s *tfStack) renderUserDataRaw(delivery string, probe map[string]cty.Value)
 	if err != nil {
 		return "", err
 	}
-	ud := ctx.Variables["local"].GetAttr("user_data")
-	if !ud.IsWhollyKnown() || !ud.Type().IsObjectType() || !ud.Type().HasAttribute(delivery) {
-		return "", fmt.Errorf("local.user_data[%q] does not render", delivery)
+	ud, err := s.moduleOutput(ctx, "user_data", delivery)
+	if err != nil {
+		return "", err
 	}
-	script := ud.GetAttr(delivery).AsString()
+	if !ud.IsWhollyKnown() || ud.Type() != cty.String {
+		return "", fmt.Errorf("module.user_data.%s does not render to a string", delivery)
+	}
+	script := ud.AsString()
 	if len(probe) == 0 {
 		// What runs: cloud-init strips a boothook's first line and executes the rest.
 		if err := tfShellcheck(strings.TrimPrefix(script, "#cloud-boothook\n")); err != nil {
@@ -433,6 +441,75 @@ func (s *tfStack) renderUserDataRaw(delivery string, probe map[string]cty.Value)
 		}
 	}
 	return script, nil
+}
+
+// moduleOutput evaluates output `output` of the root's module block `name` (a local ./modules/...
+// source) as Terraform would: the module's variables get the call's arguments, evaluated in the root's
+// ctx (so contract probes reach it), or their defaults; then its locals, then the output.
+func (s *tfStack) moduleOutput(ctx *hcl.EvalContext, name, output string) (cty.Value, error) {
+	call, err := s.block("module", name)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	src, err := tfEval(ctx, call.Body.Attributes["source"].Expr)
+	if err != nil {
+		return cty.NilVal, fmt.Errorf("module %q source: %w", name, err)
+	}
+	dir := filepath.Join(s.dir(), src.AsString())
+	mod, err := loadTFStack(s.root, dir)
+	if err != nil {
+		return cty.NilVal, fmt.Errorf("module %q: %w", name, err)
+	}
+	vars := map[string]cty.Value{}
+	for _, b := range mod.blocks {
+		if b.Type != "variable" {
+			continue
+		}
+		v := b.Labels[0]
+		a, ok := call.Body.Attributes[v]
+		if !ok {
+			a, ok = b.Body.Attributes["default"]
+		}
+		if !ok {
+			return cty.NilVal, fmt.Errorf("module %q: variable %q is neither passed nor defaulted", name, v)
+		}
+		if vars[v], err = tfEval(ctx, a.Expr); err != nil {
+			return cty.NilVal, fmt.Errorf("module %q variable %q: %w", name, v, err)
+		}
+	}
+	for arg := range call.Body.Attributes {
+		if _, ok := vars[arg]; !ok && arg != "source" {
+			return cty.NilVal, fmt.Errorf("module %q: argument %q is not a variable of %s", name, arg, dir)
+		}
+	}
+	mctx := &hcl.EvalContext{
+		Variables: map[string]cty.Value{
+			"var":  cty.ObjectVal(vars),
+			"path": cty.ObjectVal(map[string]cty.Value{"module": cty.StringVal(dir)}),
+		},
+		Functions: tfFunctions(true),
+	}
+	locals := map[string]cty.Value{}
+	for progress := true; progress; { // locals may depend on each other
+		progress = false
+		mctx.Variables["local"] = cty.ObjectVal(locals)
+		for _, b := range mod.blocks {
+			for l, a := range b.Body.Attributes {
+				if _, done := locals[l]; b.Type != "locals" || done {
+					continue
+				}
+				if v, diags := a.Expr.Value(mctx); !diags.HasErrors() {
+					locals[l], progress = v, true
+					mctx.Variables["local"] = cty.ObjectVal(locals)
+				}
+			}
+		}
+	}
+	out, err := mod.block("output", output)
+	if err != nil {
+		return cty.NilVal, fmt.Errorf("module %q: %w", name, err)
+	}
+	return tfEval(mctx, out.Body.Attributes["value"].Expr)
 }
 
 func tfShellcheck(script string) error {
@@ -644,8 +721,8 @@ var tfChecks = []tfCheck{
 		if err != nil {
 			return err
 		}
-		// A boothook runs in cloud-init.service (Before=network-online.target), so the file exists before
-		// the unit's first start, provided the unit is ordered after network-online.target.
+		// A boothook runs in cloud-init.service, so the file exists before the unit's first start,
+		// provided the unit is ordered after cloud-init.service (packer/test/image-test.sh boots it).
 		if !strings.HasPrefix(raw, "#cloud-boothook\n#!/bin/bash\n") {
 			return fmt.Errorf("ami user data must start with #cloud-boothook and a #!/bin/bash line, starts with %q", firstLine(raw))
 		}
@@ -653,10 +730,8 @@ var tfChecks = []tfCheck{
 		if err != nil {
 			return fmt.Errorf("the unit file packer bakes: %w", err)
 		}
-		for _, key := range []string{"After", "Wants"} {
-			if !regexp.MustCompile(`(?m)^` + key + `=.*\bnetwork-online\.target\b`).Match(unit) {
-				return fmt.Errorf("packer/%s lacks %s=network-online.target: the service could start before user data wrote %s", s.c.Unit, key, s.c.EnvFile)
-			}
+		if !regexp.MustCompile(`(?m)^After=.*\bcloud-init\.service\b`).Match(unit) {
+			return fmt.Errorf("packer/%s lacks After=cloud-init.service: the service could start before user data wrote %s", s.c.Unit, s.c.EnvFile)
 		}
 		script, err := s.renderUserData("ami", nil)
 		if err != nil {
@@ -777,7 +852,7 @@ var tfChecks = []tfCheck{
 		return nil
 	}},
 	{"variables for the tfvars file Packer writes", func(s *tfStack) error {
-		want := map[string]string{s.c.AMIVariable: "string", "ami_ids": "map(string)", "ami_version": "string", "ami_commit": "string"}
+		want := map[string]string{s.c.AMIVariable: "string", "ami_ids": "map(string)", "ami_version": "string", "ami_commit": "string", "ami_architecture": "string"}
 		for name, typ := range want {
 			v, err := s.block("variable", name)
 			if err != nil {
@@ -1211,13 +1286,14 @@ var tfMutations = []struct {
 	{"ami user data writes the env file before the contract unit starts", "terraform/templates/user_data_ami.sh.tftpl", "systemctl try-restart --no-block ${unit}\n", "systemctl try-restart --no-block scaleapp.service\n"},
 	{"ami user data writes the env file before the contract unit starts", "terraform/templates/user_data_ami.sh.tftpl", "systemctl try-restart --no-block ${unit}\n", "systemctl restart ${unit}\n"},
 	{"ami user data writes the env file before the contract unit starts", "terraform/templates/user_data_ami.sh.tftpl", "#cloud-boothook\n", ""},
-	{"ami user data writes the env file before the contract unit starts", "packer/scaleapp.service", "After=network-online.target\n", "After=basic.target\n"},
+	{"ami user data writes the env file before the contract unit starts", "packer/scaleapp.service", "After=cloud-init.service\n", "After=basic.target\n"},
 	{"ami user data writes the env file before the contract unit starts", "terraform/templates/user_data_ami.sh.tftpl", "set -euo pipefail\n", "set -euo pipefail\ncurl -fsS https://example.com/scaleapp -o /usr/local/bin/scaleapp\n"},
-	{"ami user data writes the env file before the contract unit starts", "terraform/main.tf", `"DRAIN_DELAY=${local.drain_seconds}s",`, `"DRAIN_DELAY=${local.drain_seconds}",`},
+	{"ami user data writes the env file before the contract unit starts", "terraform/modules/user-data/main.tf", `"DRAIN_DELAY=${var.drain_seconds}s",`, `"DRAIN_DELAY=${var.drain_seconds}",`},
 	{"container user data pulls with the role and runs like the unit", "terraform/templates/user_data_container.sh.tftpl", "  --restart=always \\\n", "  --restart=no \\\n"},
-	{"container user data pulls with the role and runs like the unit", "terraform/main.tf", "stop_timeout = local.drain_seconds + local.shutdown_seconds + 5", "stop_timeout = 10"},
+	{"container user data pulls with the role and runs like the unit", "terraform/modules/user-data/main.tf", "stop_timeout = var.drain_seconds + var.shutdown_seconds + 5", "stop_timeout = 10"},
 	{"AMI lookup filters on the tag Packer writes", "terraform/compute.tf", "values = [local.contract.ami_tag_value]", `values = ["scaleapp"]`},
 	{"variables for the tfvars file Packer writes", "terraform/variables.tf", `variable "ami_commit" {`, `variable "ami_git_commit" {`},
+	{"variables for the tfvars file Packer writes", "terraform/variables.tf", `variable "ami_architecture" {`, `variable "ami_arch" {`},
 	{"variables for the tfvars file Packer writes", "terraform/variables.tf", "type        = map(string)\n  description = \"AMI per region", "type        = list(string)\n  description = \"AMI per region"},
 	{"ASG refreshes, keeps its capacity and heals on ELB health", "terraform/compute.tf", "version = aws_launch_template.app.latest_version", `version = "$Latest"`},
 	{"ASG refreshes, keeps its capacity and heals on ELB health", "terraform/compute.tf", "ignore_changes = [desired_capacity]", "ignore_changes = []"},

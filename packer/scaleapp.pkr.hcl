@@ -8,8 +8,10 @@ packer {
   required_version = ">= 1.11.0"
   required_plugins {
     amazon = {
-      source  = "github.com/hashicorp/amazon"
-      version = ">= 1.3.6"
+      source = "github.com/hashicorp/amazon"
+      # Exactly what CI validates and installs (scripts/install-tools.sh AMAZON_PLUGIN_VERSION; the
+      # contract test requires both to agree): run_tags and ssh_interface behave as its source says.
+      version = "= 1.3.6"
     }
     scaleapp = {
       source  = "github.com/scaleapp/scaleapp"
@@ -28,6 +30,10 @@ locals {
   binary        = coalesce(var.binary, "${path.root}/../bin/scaleapp")
   env_file      = coalesce(var.env_file, "${path.root}/scaleapp.env")
   tfvars_output = coalesce(var.tfvars_output, "${path.root}/../terraform/${local.contract.tfvars_file}")
+  # RFC 1918 ranges and the 100.64.0.0/10 shared space: networks that reach an instance only privately.
+  private_cidr  = "^(10|192\\.168|172\\.(1[6-9]|2[0-9]|3[01])|100\\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7]))\\."
+  ssh_private   = length(var.ssh_source_cidrs) > 0 && length([for c in var.ssh_source_cidrs : c if !can(regex(local.private_cidr, c))]) == 0
+  ssh_interface = var.ssh_interface != "" ? var.ssh_interface : (local.ssh_private ? "private_ip" : "public_ip")
   manifest      = coalesce(var.manifest_output, "${path.root}/manifest.json")
 
   build_time = timestamp()
@@ -43,10 +49,12 @@ source "amazon-ebs" "scaleapp" {
   subnet_id     = var.subnet_id
   vpc_id        = var.vpc_id
 
-  # The newest AL2023 standard image (not -minimal) for the chosen architecture, owned by Amazon.
+  # The newest AL2023 standard image (not -minimal) of one kernel line, owned by Amazon. A wildcard in
+  # the kernel position matches every line AWS ships (6.1, 6.12, ...): most_recent would then change
+  # the kernel between two bakes at random.
   source_ami_filter {
     filters = {
-      name                = "al2023-ami-2023.*-kernel-*-${var.arch}"
+      name                = "al2023-ami-2023.*-kernel-${var.kernel_line}-${var.arch}"
       architecture        = var.arch
       virtualization-type = "hvm"
       root-device-type    = "ebs"
@@ -57,6 +65,10 @@ source "amazon-ebs" "scaleapp" {
 
   ssh_username              = "ec2-user"
   ssh_clear_authorized_keys = true
+  # Dial the address the temporary security group admits: the private IP when Packer reaches the VPC
+  # privately (VPN, peering, a runner inside it), else the public one. Without it Packer dials the
+  # public IP whenever the subnet gives one, and a private-only rule times the build out.
+  ssh_interface = local.ssh_interface
   # SSH from this machine only: its public IP, or the CIDRs given (e.g. a VPN range).
   temporary_security_group_source_public_ip = length(var.ssh_source_cidrs) == 0
   temporary_security_group_source_cidrs     = length(var.ssh_source_cidrs) > 0 ? var.ssh_source_cidrs : null
@@ -90,9 +102,11 @@ source "amazon-ebs" "scaleapp" {
     source_ami_name              = "{{ .SourceAMIName }}"
     build_time                   = local.build_time
   }
+  # Not the contract tag: v1.3.6 also puts run_tags on the AMI and its region copies at creation, before
+  # deprecation and the IMDS setting are applied, so a build failing after that would leave a tagged AMI
+  # that Terraform's lookup picks. `tags` are applied by the last step, to a complete AMI.
   run_tags = {
-    Name                         = "packer-${local.ami_name}"
-    (local.contract.ami_tag_key) = local.contract.ami_tag_value
+    Name = "packer-${local.ami_name}"
   }
 }
 
@@ -163,11 +177,12 @@ build {
 
   # Hands the new AMI to Terraform: terraform apply right after packer build uses it.
   post-processor "scaleapp-tfvars" {
-    only     = ["amazon-ebs.scaleapp"]
-    output   = local.tfvars_output
-    variable = local.contract.ami_variable
-    region   = var.region
-    version  = var.version
-    commit   = var.git_commit
+    only         = ["amazon-ebs.scaleapp"]
+    output       = local.tfvars_output
+    variable     = local.contract.ami_variable
+    region       = var.region
+    architecture = var.arch
+    version      = var.version
+    commit       = var.git_commit
   }
 }

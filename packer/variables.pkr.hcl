@@ -23,6 +23,16 @@ variable "arch" {
   }
 }
 
+variable "kernel_line" {
+  type        = string
+  description = "AL2023 kernel line of the source AMI (AWS publishes 6.1 and newer lines side by side). Pinned so two bakes get the same kernel; change it on purpose."
+  default     = "6.1"
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+$", var.kernel_line))
+    error_message = "The kernel_line must be a kernel line such as 6.1 or 6.12 (no wildcard)."
+  }
+}
+
 variable "instance_type" {
   type        = string
   description = "Build instance type. Empty: t3.small for x86_64, t4g.small for arm64."
@@ -43,8 +53,18 @@ variable "vpc_id" {
 
 variable "ssh_source_cidrs" {
   type        = list(string)
-  description = "CIDRs the temporary security group admits on SSH. Empty: only this machine's public IP (looked up at checkip.amazonaws.com); set it when Packer reaches the instance privately."
+  description = "CIDRs the temporary security group admits on SSH. Empty: only this machine's public IP (looked up at checkip.amazonaws.com); set it when Packer reaches the instance privately. When every CIDR is a private range, Packer dials the instance's private IP."
   default     = []
+}
+
+variable "ssh_interface" {
+  type        = string
+  description = "Address Packer dials: public_ip, private_ip, public_dns or private_dns. Empty: private_ip when every ssh_source_cidrs entry is a private range, else public_ip."
+  default     = ""
+  validation {
+    condition     = contains(["", "public_ip", "private_ip", "public_dns", "private_dns"], var.ssh_interface)
+    error_message = "The ssh_interface must be public_ip, private_ip, public_dns, private_dns or empty (derived from ssh_source_cidrs)."
+  }
 }
 
 variable "version" {

@@ -141,7 +141,7 @@ resource "aws_launch_template" "app" {
     }
   }
 
-  user_data = base64encode(local.user_data[var.delivery])
+  user_data = base64encode(local.is_container ? module.user_data.container : module.user_data.ami)
 
   # The ASG does not pass the provider's default_tags to what it launches: tag instances, volumes and
   # network interfaces here.

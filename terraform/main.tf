@@ -47,38 +47,25 @@ locals {
   drain_seconds    = local.contract.drain_delay_seconds
   shutdown_seconds = local.contract.shutdown_timeout_seconds
 
-  # /etc/scaleapp/env, the same settings on both paths: systemd reads it (EnvironmentFile=) on the
-  # AMI path, docker run --env-file on the container path. KEY=value lines, no quotes (both accept that).
-  env_lines = concat([
-    "PORT=${local.contract.port}",
-    "DRAIN_DELAY=${local.drain_seconds}s",
-    "SHUTDOWN_TIMEOUT=${local.shutdown_seconds}s",
-    "LOG_LEVEL=${var.log_level}",
-    "STRESS_ENABLED=${var.stress_enabled}",
-  ], var.stress_token == "" ? [] : ["STRESS_TOKEN=${var.stress_token}"])
-  env_file_content = join("\n", local.env_lines)
-
   # Empty on the AMI path (no repository); join() instead of [0] so the expression is valid either way.
   repository_url = join("", aws_ecr_repository.this[*].repository_url)
+}
 
-  user_data = {
-    # No downloads: the binary and unit are in the AMI, this only hands over the settings, before the
-    # unit's first start (a cloud-init boothook; see the template).
-    ami = templatefile("${path.module}/templates/user_data_ami.sh.tftpl", {
-      env_file = local.contract.env_file
-      env      = local.env_file_content
-      unit     = local.contract.unit
-    })
-    container = templatefile("${path.module}/templates/user_data_container.sh.tftpl", {
-      env_file = local.contract.env_file
-      env      = local.env_file_content
-      name     = local.contract.name
-      port     = local.contract.port
-      region   = var.region
-      registry = split("/", local.repository_url)[0]
-      image    = "${local.repository_url}:${var.container_image_tag}"
-      # docker stop's default 10 s would SIGKILL the service in the middle of its drain.
-      stop_timeout = local.drain_seconds + local.shutdown_seconds + 5
-    })
-  }
+# The user data per delivery path, rendered with no provider (packer/test/image-test.sh boots the same
+# module's output under cloud-init).
+module "user_data" {
+  source = "./modules/user-data"
+
+  env_file         = local.contract.env_file
+  unit             = local.contract.unit
+  name             = local.contract.name
+  port             = local.contract.port
+  drain_seconds    = local.drain_seconds
+  shutdown_seconds = local.shutdown_seconds
+  log_level        = var.log_level
+  stress_enabled   = var.stress_enabled
+  stress_token     = var.stress_token
+  region           = var.region
+  repository_url   = local.repository_url
+  image_tag        = var.container_image_tag
 }

@@ -90,4 +90,8 @@ expect "tfvars refuses a non-AMI artifact" nonzero \
   packer build -color=false -var "output=$out" tfvars-null.pkr.hcl
 [[ ! -e $out ]] || fail "tfvars wrote $out for a non-AMI artifact"
 
+expect "tfvars refuses an architecture in Go's spelling" nonzero \
+  'architecture "amd64": want one of x86_64, arm64 (the AMI'"'"'s architecture, e.g. the template'"'"'s var.arch)' \
+  packer validate -var "output=$out" -var architecture=amd64 tfvars-null.pkr.hcl
+
 echo "acceptance.sh: $checks checks passed in $((SECONDS - t0)) s"

@@ -94,10 +94,13 @@ cgroup_demand_usec() {
 declare -A C_PID=() C_CG=() C_IP=() C_HOSTIP=() C_LOG=()
 C_NEXT_SUBNET=$((100 + ($$ % 50) * 3))
 
-# container_boot NAME ROOT: boots ROOT (volatile overlay: ROOT is never written) on a private veth link.
-# NAME <= 12 characters (it names the host's ve-NAME interface).
+# container_boot NAME ROOT [NSPAWN-ARG...]: boots ROOT (volatile overlay: ROOT is never written) on a
+# private veth link. NAME <= 12 characters (it names the host's ve-NAME interface). Extra arguments go to
+# systemd-nspawn after the defaults, so they win: --volatile=no keeps what the boot writes in ROOT, for a
+# second boot of the same "instance".
 container_boot() {
   local name=$1 root=$2 cg="scaleapp-$LIB_TAG-$1-$$" subnet pid
+  shift 2
   [ ${#name} -le 12 ] || fail "container name $name longer than 12 characters"
   ! ip link show "ve-$name" >/dev/null 2>&1 || fail "interface ve-$name exists already (another test run?)"
   subnet=$C_NEXT_SUBNET
@@ -113,7 +116,7 @@ container_boot() {
     echo "$BASHPID" >"$CG2/$cg/cgroup.procs"
     [ -z "$CG1" ] || echo "$BASHPID" >"$CG1/$cg/cgroup.procs"
     exec systemd-nspawn -q -D "$root" -M "$name" --boot --register=no --keep-unit --volatile=overlay \
-      --system-call-filter=bpf --network-veth
+      --system-call-filter=bpf --network-veth "$@"
   ) </dev/null >"${C_LOG[$name]}" 2>&1 &
   pid=$!
   C_PID[$name]=$pid
@@ -125,6 +128,29 @@ container_boot() {
 }
 
 container_init_pid() { pgrep -P "${C_PID[$1]}" -x systemd; }
+
+# container_run NAME ROOT [NSPAWN-ARG...] -- CMD...: runs CMD once in ROOT (no boot, volatile overlay,
+# the host's network), in a cgroup of its own that is removed afterwards; returns CMD's exit status.
+container_run() {
+  local name=$1 root=$2 cg="scaleapp-image-test-$1-$$" rc=0
+  shift 2
+  local -a opts=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
+  [ "${1:-}" = -- ] || fail "container_run: no -- before the command"
+  shift
+  mkdir "$CG2/$cg"
+  [ -z "$CG1" ] || mkdir "$CG1/$cg"
+  RUN_CGS+=("$cg")
+  (
+    echo "$BASHPID" >"$CG2/$cg/cgroup.procs"
+    [ -z "$CG1" ] || echo "$BASHPID" >"$CG1/$cg/cgroup.procs"
+    exec systemd-nspawn -q -D "$root" -M "$name" --register=no --keep-unit --volatile=overlay "${opts[@]}" "$@"
+  ) </dev/null 2> >(grep -v '^Attempted to remove disk file system under "/run/systemd/nspawn/propagate/' >&2) || rc=$?
+  cgroup_remove "$cg"
+  nspawn_leftovers "$name"
+  return "$rc"
+}
+declare -a RUN_CGS=()
 
 # cexec NAME CMD...: runs CMD inside the container (all its namespaces, a clean environment).
 cexec() {
@@ -158,12 +184,23 @@ container_stop() {
   fi
   wait "$pid" 2>/dev/null || true
   cgroup_remove "${C_CG[$name]}"
+  nspawn_leftovers "$name"
   unset "C_PID[$name]"
+}
+
+# nspawn_leftovers NAME: where /run is not a tmpfs (this kind of host), nspawn refuses to delete its
+# mount-propagation folder for the machine ("Attempted to remove disk file system ..."): once the
+# container is gone, remove it here.
+nspawn_leftovers() {
+  local d=/run/systemd/nspawn/propagate/$1
+  if [ -d "$d" ]; then rm -rf --one-file-system "$d"; fi
+  return 0
 }
 
 cleanup_all() {
   local rc=$? name
   for name in "${!C_PID[@]}"; do container_stop "$name"; done
+  for name in "${RUN_CGS[@]}"; do cgroup_remove "$name"; done
   if [ -n "${WORK:-}" ] && [ -d "$WORK" ]; then
     # Nothing should be mounted there (nspawn mounts in its own namespace), but never delete through one.
     findmnt -rn -o TARGET | grep -F "$WORK" | sort -r | xargs -r -n1 umount -l 2>/dev/null || true

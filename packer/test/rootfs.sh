@@ -5,17 +5,21 @@
 # local Packer bake (null source over SSH), which logs in as ec2-user with passwordless sudo, as on
 # AL2023; host keys are removed so every boot gets a fresh, pinned one, and (like AL2023's sshd-keygen)
 # ssh.service makes a missing ed25519 key at start, since install.sh cleanup deletes them.
+# cloud-init (Debian's 22.4; AL2023 ships 22.2) is installed but disabled (/etc/cloud/cloud-init.disabled):
+# containers that are not handed user data (the bakes, the fleet lab) boot exactly as without it; the
+# boot test removes the marker and seeds NoCloud. nftables lets the test wedge the service's loopback path.
 #
 #   packer/test/rootfs.sh            print the tarball's path, building it first when it is missing
 #   packer/test/rootfs.sh --rebuild  build it again
 set -euo pipefail
 
 # Bump when the package list or the preparation changes: a new name means a rebuild on every machine.
-ROOTFS_VERSION=2
+ROOTFS_VERSION=3
 CACHE=${SCALEAPP_CACHE:-$HOME/.cache/scaleapp}
 TARBALL=$CACHE/debian12-systemd-sshd-v$ROOTFS_VERSION.tar.zst
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-PACKAGES=systemd,systemd-sysv,dbus,curl,ca-certificates,openssh-server,sudo
+# python3-cffi-backend: debootstrap does not resolve the virtual package python3-cryptography needs.
+PACKAGES=systemd,systemd-sysv,dbus,curl,ca-certificates,openssh-server,sudo,cloud-init,python3-cffi-backend,nftables
 
 say() { printf '[rootfs %s] %s\n' "$(date +%T)" "$*" >&2; }
 
@@ -64,6 +68,8 @@ chroot "$root" useradd --create-home --user-group --shell /bin/bash ec2-user
 echo 'ec2-user ALL=(ALL) NOPASSWD:ALL' >"$root/etc/sudoers.d/90-ec2-user"
 chmod 0440 "$root/etc/sudoers.d/90-ec2-user"
 chroot "$root" visudo -cq || { echo "rootfs: sudoers check failed" >&2; exit 1; }
+# cloud-init stays off unless a test turns it on (it would otherwise look for a datasource on every boot).
+touch "$root/etc/cloud/cloud-init.disabled"
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
 
 t1=$SECONDS

@@ -26,10 +26,11 @@ build {
   }
 
   post-processor "scaleapp-tfvars" {
-    output   = "ami.auto.tfvars.json"
-    variable = "ami_id"
-    region   = "us-east-1"
-    version  = "1.0.0"
-    commit   = "0123abc"
+    output       = "ami.auto.tfvars.json"
+    variable     = "ami_id"
+    region       = "us-east-1"
+    version      = "1.0.0"
+    commit       = "0123abc"
+    architecture = "arm64"
   }
 }

@@ -13,6 +13,11 @@ variable "output" {
   type = string
 }
 
+variable "architecture" {
+  type    = string
+  default = "x86_64"
+}
+
 source "null" "local" {
   communicator = "none"
 }
@@ -21,8 +26,9 @@ build {
   sources = ["source.null.local"]
 
   post-processor "scaleapp-tfvars" {
-    output  = var.output
-    version = "0.0.0-test"
-    commit  = "acceptance"
+    output       = var.output
+    version      = "0.0.0-test"
+    commit       = "acceptance"
+    architecture = var.architecture
   }
 }

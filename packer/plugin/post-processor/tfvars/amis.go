@@ -42,7 +42,9 @@ func parseAMIs(a packersdk.Artifact) (map[string]string, error) {
 	return amis, nil
 }
 
-// pickRegion chooses the region whose AMI becomes the main variable, and says why.
+// pickRegion chooses the region whose AMI becomes the main variable, and says why. Without a
+// configured region or the builder's BuildRegion it refuses: the artifact's first region is only the
+// alphabetically first, and with ami_skip_build_region or a copy the build region may not even be in it.
 func pickRegion(configured string, amis map[string]string, a packersdk.Artifact) (string, string, error) {
 	if configured != "" {
 		if _, ok := amis[configured]; !ok {
@@ -55,8 +57,9 @@ func pickRegion(configured string, amis map[string]string, a packersdk.Artifact)
 		if _, ok := amis[br]; ok {
 			return br, "build region", nil
 		}
+		return "", "", fmt.Errorf("build region %s has no AMI in artifact %q (ami_skip_build_region?): set region to the one Terraform deploys to (regions: %s)", br, a.Id(), strings.Join(sortedKeys(amis), ", "))
 	}
-	return strings.SplitN(a.Id(), ":", 2)[0], "first region of the artifact", nil
+	return "", "", fmt.Errorf("the build region is unknown (no region configured, no BuildRegion in artifact %q): set region to the one Terraform deploys to (regions: %s)", a.Id(), strings.Join(sortedKeys(amis), ", "))
 }
 
 // buildRegion reads BuildRegion from the artifact's generated data. In-process it is a

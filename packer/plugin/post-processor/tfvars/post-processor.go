@@ -9,6 +9,8 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/packer-plugin-sdk/common"
@@ -27,10 +29,15 @@ const (
 // The other keys of the file. Terraform warns about values for undeclared variables, so these names
 // are part of the interface with terraform/variables.tf.
 const (
-	keyAMIs    = "ami_ids"
-	keyVersion = "ami_version"
-	keyCommit  = "ami_commit"
+	keyAMIs         = "ami_ids"
+	keyVersion      = "ami_version"
+	keyCommit       = "ami_commit"
+	keyArchitecture = "ami_architecture"
 )
+
+// architectures are AWS's names, as the AMI's Architecture attribute and Terraform's ami_architecture
+// variable spell them.
+var architectures = []string{"x86_64", "arm64"}
 
 // Config is the post-processor's arguments; the mapstructure tags are the HCL2 argument names.
 type Config struct {
@@ -40,9 +47,12 @@ type Config struct {
 	Output string `mapstructure:"output"`
 	// Variable is the Terraform variable that receives the build region's AMI ID.
 	Variable string `mapstructure:"variable"`
-	// Region picks the AMI for Variable. Default: the builder's BuildRegion when the artifact
-	// carries it, else the first region of the artifact ID.
+	// Region picks the AMI for Variable. Default: the builder's BuildRegion from the artifact; when
+	// neither is known the post-processor fails rather than guess.
 	Region string `mapstructure:"region"`
+	// Architecture is the AMI's architecture (x86_64 or arm64), written as ami_architecture so
+	// Terraform picks matching instance types. Required: the artifact does not carry it.
+	Architecture string `mapstructure:"architecture"`
 	// Version and Commit are copied to ami_version and ami_commit.
 	Version string `mapstructure:"version"`
 	Commit  string `mapstructure:"commit"`
@@ -84,8 +94,11 @@ func (p *PostProcessor) Configure(raws ...interface{}) error {
 		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("variable %q is not a Terraform variable name", c.Variable))
 	}
 	switch c.Variable {
-	case keyAMIs, keyVersion, keyCommit:
-		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("variable %q collides with a key the file always holds (%s, %s, %s)", c.Variable, keyAMIs, keyVersion, keyCommit))
+	case keyAMIs, keyVersion, keyCommit, keyArchitecture:
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("variable %q collides with a key the file always holds (%s, %s, %s, %s)", c.Variable, keyAMIs, keyVersion, keyCommit, keyArchitecture))
+	}
+	if !slices.Contains(architectures, c.Architecture) {
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("architecture %q: want one of %s (the AMI's architecture, e.g. the template's var.arch)", c.Architecture, strings.Join(architectures, ", ")))
 	}
 	if c.Region != "" && !regionRE.MatchString(c.Region) {
 		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("region %q is not an AWS region name such as us-east-1", c.Region))
@@ -109,10 +122,11 @@ func (p *PostProcessor) PostProcess(_ context.Context, ui packersdk.Ui, in packe
 		return nil, true, false, err
 	}
 	vars := map[string]any{
-		c.Variable: amis[region],
-		keyAMIs:    amis,
-		keyVersion: c.Version,
-		keyCommit:  c.Commit,
+		c.Variable:      amis[region],
+		keyAMIs:         amis,
+		keyVersion:      c.Version,
+		keyCommit:       c.Commit,
+		keyArchitecture: c.Architecture,
 	}
 	if c.Version == "" || c.Commit == "" {
 		ui.Say(fmt.Sprintf("tfvars: version %q / commit %q: set both so the stack can tag what it runs", c.Version, c.Commit))
@@ -120,6 +134,6 @@ func (p *PostProcessor) PostProcess(_ context.Context, ui packersdk.Ui, in packe
 	if err := writeJSON(c.Output, vars); err != nil {
 		return nil, true, false, err
 	}
-	ui.Say(fmt.Sprintf("tfvars: wrote %s: %s = %s (%s, %s), %d region(s)", c.Output, c.Variable, amis[region], region, why, len(amis)))
+	ui.Say(fmt.Sprintf("tfvars: wrote %s: %s = %s (%s, %s), %s, %d region(s)", c.Output, c.Variable, amis[region], region, why, c.Architecture, len(amis)))
 	return &Artifact{Path: c.Output, Variable: c.Variable, AMI: amis[region], Region: region}, true, false, nil
 }

@@ -21,6 +21,7 @@ type FlatConfig struct {
 	Output              *string           `mapstructure:"output" cty:"output" hcl:"output"`
 	Variable            *string           `mapstructure:"variable" cty:"variable" hcl:"variable"`
 	Region              *string           `mapstructure:"region" cty:"region" hcl:"region"`
+	Architecture        *string           `mapstructure:"architecture" cty:"architecture" hcl:"architecture"`
 	Version             *string           `mapstructure:"version" cty:"version" hcl:"version"`
 	Commit              *string           `mapstructure:"commit" cty:"commit" hcl:"commit"`
 }
@@ -48,6 +49,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"output":                     &hcldec.AttrSpec{Name: "output", Type: cty.String, Required: false},
 		"variable":                   &hcldec.AttrSpec{Name: "variable", Type: cty.String, Required: false},
 		"region":                     &hcldec.AttrSpec{Name: "region", Type: cty.String, Required: false},
+		"architecture":               &hcldec.AttrSpec{Name: "architecture", Type: cty.String, Required: false},
 		"version":                    &hcldec.AttrSpec{Name: "version", Type: cty.String, Required: false},
 		"commit":                     &hcldec.AttrSpec{Name: "commit", Type: cty.String, Required: false},
 	}

@@ -56,36 +56,34 @@ func TestPostProcessWritesTerraformVariables(t *testing.T) {
 			name:   "build region from generated data as it arrives over RPC",
 			config: map[string]interface{}{"version": "1.4.2", "commit": "0f3c9e1"},
 			state:  map[string]interface{}{"generated_data": map[interface{}]interface{}{"BuildRegion": "us-east-1", "SourceAMI": "ami-0fff"}},
-			want:   map[string]interface{}{"ami_id": "ami-0123456789abcdef0", "ami_ids": amis, "ami_version": "1.4.2", "ami_commit": "0f3c9e1"},
-			say:    "ami_id = ami-0123456789abcdef0 (us-east-1, build region), 2 region(s)",
+			want:   map[string]interface{}{"ami_id": "ami-0123456789abcdef0", "ami_ids": amis, "ami_version": "1.4.2", "ami_commit": "0f3c9e1", "ami_architecture": "x86_64"},
+			say:    "ami_id = ami-0123456789abcdef0 (us-east-1, build region), x86_64, 2 region(s)",
 		},
 		{
 			name:   "build region from generated data in-process",
 			config: map[string]interface{}{"version": "1.4.2", "commit": "0f3c9e1"},
 			state:  map[string]interface{}{"generated_data": map[string]interface{}{"BuildRegion": "us-east-1", "SourceAMI": "ami-0fff"}},
-			want:   map[string]interface{}{"ami_id": "ami-0123456789abcdef0", "ami_ids": amis, "ami_version": "1.4.2", "ami_commit": "0f3c9e1"},
+			want:   map[string]interface{}{"ami_id": "ami-0123456789abcdef0", "ami_ids": amis, "ami_version": "1.4.2", "ami_commit": "0f3c9e1", "ami_architecture": "x86_64"},
 			say:    "(us-east-1, build region)",
 		},
 		{
 			name:   "configured region wins",
 			config: map[string]interface{}{"region": "eu-west-1", "version": "1.4.2", "commit": "0f3c9e1"},
 			state:  map[string]interface{}{"generated_data": map[string]interface{}{"BuildRegion": "us-east-1"}},
-			want:   map[string]interface{}{"ami_id": "ami-0a1b2c3d4e5f60789", "ami_ids": amis, "ami_version": "1.4.2", "ami_commit": "0f3c9e1"},
+			want:   map[string]interface{}{"ami_id": "ami-0a1b2c3d4e5f60789", "ami_ids": amis, "ami_version": "1.4.2", "ami_commit": "0f3c9e1", "ami_architecture": "x86_64"},
 			say:    "(eu-west-1, configured region)",
 		},
 		{
-			// Only an artifact without BuildRegion (not what amazon-ebs produces) falls back to the
-			// first region of its id, which amazon builders sort alphabetically.
-			name:   "generated data without BuildRegion: first region of the id",
-			config: map[string]interface{}{"version": "1.4.2", "commit": "0f3c9e1"},
-			state:  map[string]interface{}{"generated_data": map[interface{}]interface{}{"SourceAMI": "ami-0fff"}},
-			want:   map[string]interface{}{"ami_id": "ami-0a1b2c3d4e5f60789", "ami_ids": amis, "ami_version": "1.4.2", "ami_commit": "0f3c9e1"},
-			say:    "(eu-west-1, first region of the artifact)",
+			name:   "arm64",
+			config: map[string]interface{}{"architecture": "arm64", "version": "1.4.2", "commit": "0f3c9e1"},
+			state:  map[string]interface{}{"generated_data": map[interface{}]interface{}{"BuildRegion": "eu-west-1"}},
+			want:   map[string]interface{}{"ami_id": "ami-0a1b2c3d4e5f60789", "ami_ids": amis, "ami_version": "1.4.2", "ami_commit": "0f3c9e1", "ami_architecture": "arm64"},
+			say:    "(eu-west-1, build region), arm64, 2 region(s)",
 		},
 		{
 			name:   "variable renamed",
 			config: map[string]interface{}{"variable": "image_id", "region": "us-east-1"},
-			want:   map[string]interface{}{"image_id": "ami-0123456789abcdef0", "ami_ids": amis, "ami_version": "", "ami_commit": ""},
+			want:   map[string]interface{}{"image_id": "ami-0123456789abcdef0", "ami_ids": amis, "ami_version": "", "ami_commit": "", "ami_architecture": "x86_64"},
 			say:    "set both so the stack can tag what it runs",
 		},
 	}
@@ -93,6 +91,9 @@ func TestPostProcessWritesTerraformVariables(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "terraform", "nested", "ami.auto.tfvars.json")
 			tc.config["output"] = out
+			if tc.config["architecture"] == nil {
+				tc.config["architecture"] = "x86_64"
+			}
 			p := configured(t, tc.config)
 			in := &packersdk.MockArtifact{BuilderIdValue: "mitchellh.amazonebs", IdValue: twoRegions, StateValues: tc.state}
 			ui := &packersdk.MockUi{}
@@ -156,7 +157,7 @@ func TestPostProcessReadsBuildRegionThroughPluginRPC(t *testing.T) {
 	}
 
 	out := filepath.Join(t.TempDir(), "ami.auto.tfvars.json")
-	p := configured(t, map[string]interface{}{"output": out})
+	p := configured(t, map[string]interface{}{"output": out, "architecture": "x86_64"})
 	ui := &packersdk.MockUi{}
 	if _, _, _, err := p.PostProcess(context.Background(), ui, in); err != nil {
 		t.Fatal(err)
@@ -171,7 +172,7 @@ func TestPostProcessReplacesTheFile(t *testing.T) {
 	if err := os.WriteFile(out, []byte(`{"ami_id": "ami-0old"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := configured(t, map[string]interface{}{"output": out, "version": "2", "commit": "c"})
+	p := configured(t, map[string]interface{}{"output": out, "version": "2", "commit": "c", "architecture": "x86_64", "region": "us-east-1"})
 	in := &packersdk.MockArtifact{BuilderIdValue: "mitchellh.amazonebs", IdValue: "us-east-1:ami-0abc"}
 	if _, _, _, err := p.PostProcess(context.Background(), &packersdk.MockUi{}, in); err != nil {
 		t.Fatal(err)
@@ -195,11 +196,14 @@ func TestPostProcessRejectsNonAMIArtifacts(t *testing.T) {
 		{"empty id", "mitchellh.amazonebs", ",", "", `is not region:ami-id`},
 		{"two AMIs for one region", "mitchellh.amazonebs", "us-east-1:ami-0a,us-east-1:ami-0b", "", "names two AMIs for us-east-1"},
 		{"requested region missing", "mitchellh.amazonebs", twoRegions, "ap-south-1", `region "ap-south-1" has no AMI in artifact "` + twoRegions + `" (regions: eu-west-1, us-east-1)`},
+		// Formerly the alphabetically first region won: eu-west-1's AMI for a stack in us-east-1.
+		{"build region unknown", "mitchellh.amazonebs", twoRegions, "", `the build region is unknown (no region configured, no BuildRegion in artifact "` + twoRegions + `"): set region to the one Terraform deploys to (regions: eu-west-1, us-east-1)`},
+		{"build region unknown, one region", "mitchellh.amazonebs", "eu-west-1:ami-0a1b2c3d4e5f60789", "", `the build region is unknown`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "ami.auto.tfvars.json")
-			p := configured(t, map[string]interface{}{"output": out, "region": tc.region})
+			p := configured(t, map[string]interface{}{"output": out, "region": tc.region, "architecture": "x86_64"})
 			in := &packersdk.MockArtifact{BuilderIdValue: tc.builder, IdValue: tc.id}
 			a, keep, _, err := p.PostProcess(context.Background(), &packersdk.MockUi{}, in)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -216,7 +220,7 @@ func TestPostProcessRejectsNonAMIArtifacts(t *testing.T) {
 }
 
 func TestConfigureDefaultsAndRejects(t *testing.T) {
-	p := configured(t, nil)
+	p := configured(t, map[string]interface{}{"architecture": "x86_64"})
 	if p.config.Output != "../terraform/ami.auto.tfvars.json" || p.config.Variable != "ami_id" {
 		t.Fatalf("defaults: output %q variable %q", p.config.Output, p.config.Variable)
 	}
@@ -225,10 +229,13 @@ func TestConfigureDefaultsAndRejects(t *testing.T) {
 		raw  map[string]interface{}
 		want string
 	}{
-		{"variable not an identifier", map[string]interface{}{"variable": "ami id"}, `variable "ami id" is not a Terraform variable name`},
-		{"variable collides", map[string]interface{}{"variable": "ami_ids"}, `variable "ami_ids" collides with a key the file always holds`},
-		{"region malformed", map[string]interface{}{"region": "US East"}, `region "US East" is not an AWS region name`},
-		{"unknown key", map[string]interface{}{"outptu": "x"}, "outptu"},
+		{"variable not an identifier", map[string]interface{}{"variable": "ami id", "architecture": "x86_64"}, `variable "ami id" is not a Terraform variable name`},
+		{"variable collides", map[string]interface{}{"variable": "ami_ids", "architecture": "x86_64"}, `variable "ami_ids" collides with a key the file always holds`},
+		{"variable collides with the architecture", map[string]interface{}{"variable": "ami_architecture", "architecture": "x86_64"}, `variable "ami_architecture" collides with a key the file always holds`},
+		{"region malformed", map[string]interface{}{"region": "US East", "architecture": "x86_64"}, `region "US East" is not an AWS region name`},
+		{"architecture missing", map[string]interface{}{}, `architecture "": want one of x86_64, arm64`},
+		{"architecture in Go's spelling", map[string]interface{}{"architecture": "amd64"}, `architecture "amd64": want one of x86_64, arm64 (the AMI's architecture, e.g. the template's var.arch)`},
+		{"unknown key", map[string]interface{}{"outptu": "x", "architecture": "x86_64"}, "outptu"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -257,16 +264,18 @@ variable = "ami_id"
 region   = "us-east-1"
 version  = "1.4.2"
 commit   = "0f3c9e1"
+architecture = "arm64"
 `)
 	if diags != nil || err != nil {
 		t.Fatalf("known arguments: diags %s, Configure %v", diags, err)
 	}
-	if c := p.config; c.Output != "out/ami.auto.tfvars.json" || c.Region != "us-east-1" || c.Version != "1.4.2" || c.Commit != "0f3c9e1" {
+	if c := p.config; c.Output != "out/ami.auto.tfvars.json" || c.Region != "us-east-1" || c.Version != "1.4.2" || c.Commit != "0f3c9e1" || c.Architecture != "arm64" {
 		t.Fatalf("decoded %+v", c)
 	}
 
 	for src, want := range map[string]string{
 		`output = "x"` + "\n" + `format = "json"`: `An argument named "format" is not expected here.`,
+		`architecture = ["arm64"]`:                `Inappropriate value for attribute "architecture": string required.`,
 		`varible = "ami_id"`:                      `An argument named "varible" is not expected here. Did you mean "variable"?`,
 		`region = ["us-east-1"]`:                  `Inappropriate value for attribute "region": string required.`,
 	} {
@@ -283,7 +292,7 @@ commit   = "0f3c9e1"
 
 func TestHCL2SpecIsCurrent(t *testing.T) {
 	spectest.Current(t, Config{}, new(PostProcessor).ConfigSpec())
-	for _, own := range []string{"output", "variable", "region", "version", "commit"} {
+	for _, own := range []string{"output", "variable", "region", "version", "commit", "architecture"} {
 		if _, ok := new(PostProcessor).ConfigSpec()[own]; !ok {
 			t.Errorf("spec lacks %q", own)
 		}

@@ -20,9 +20,10 @@ type healthResponse struct {
 func retryableCurl(exit int) bool { return exit == 7 || exit == 28 }
 
 // curlCommand writes the body, then a newline, the status and curl's own timing, so one command
-// gives all three without temporary files. No -f: a 503 must reach us with its body.
+// gives all three without temporary files. No -f: a 503 must reach us with its body. --noproxy '*':
+// an http_proxy in the build's environment must not turn a local GET into a proxy's answer.
 func curlCommand(url string, maxTime time.Duration) string {
-	return fmt.Sprintf(`curl -sS --max-time %.1f -w '\n%%{http_code} %%{time_total}' %s`, maxTime.Seconds(), quote(url))
+	return fmt.Sprintf(`curl -sS --noproxy '*' --max-time %.1f -w '\n%%{http_code} %%{time_total}' %s`, maxTime.Seconds(), quote(url))
 }
 
 func parseCurl(out string) (healthResponse, error) {

@@ -196,7 +196,10 @@ func (p *Provisioner) gate(ctx context.Context, ui packersdk.Ui, r *remote, star
 	if err != nil {
 		return err
 	}
-	ui.Say(fmt.Sprintf("unit active/running after %s, NRestarts=%d%s", seconds(time.Since(start)), st.NRestarts, st.readyNote()))
+	if err := st.notEnabled(); err != nil {
+		return err
+	}
+	ui.Say(fmt.Sprintf("unit active/running after %s, NRestarts=%d, %s%s", seconds(time.Since(start)), st.NRestarts, st.UnitFileState, st.readyNote()))
 
 	h, err := getHealth(ctx, r, c.URL, pollInterval(c.ReadyTimeout))
 	if err != nil {

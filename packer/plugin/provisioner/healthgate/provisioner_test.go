@@ -86,7 +86,11 @@ func (in *instance) ran() []string {
 
 // show renders `systemctl show` output in systemd's own property order.
 func show(active, sub, result string, restarts int) reply {
-	return reply{stdout: fmt.Sprintf("Result=%s\nNRestarts=%d\nExecMainStartTimestampMonotonic=5000000\nActiveState=%s\nSubState=%s\nActiveEnterTimestampMonotonic=5048000\n", result, restarts, active, sub)}
+	return showFile(active, sub, result, restarts, "enabled")
+}
+
+func showFile(active, sub, result string, restarts int, fileState string) reply {
+	return reply{stdout: fmt.Sprintf("Result=%s\nNRestarts=%d\nExecMainStartTimestampMonotonic=5000000\nActiveState=%s\nSubState=%s\nActiveEnterTimestampMonotonic=5048000\nUnitFileState=%s\n", result, restarts, active, sub, fileState)}
 }
 
 var (
@@ -128,8 +132,19 @@ func TestProvision(t *testing.T) {
 		{
 			name:    "healthy",
 			in:      &instance{uid: "0", shows: []reply{activating, running}, curls: []reply{up}},
-			wantSay: []string{"unit active/running after", "NRestarts=0", "main process start to active in 48.0 ms", "GET http://127.0.0.1:8080/health -> 200 UP in 3 ms", "Health gate passed"},
-			wantCmd: []string{"systemctl restart 'scaleapp.service'", "curl -sS --max-time"},
+			wantSay: []string{"unit active/running after", "NRestarts=0, enabled", "main process start to active in 48.0 ms", "GET http://127.0.0.1:8080/health -> 200 UP in 3 ms", "Health gate passed"},
+			wantCmd: []string{"systemctl restart 'scaleapp.service'", "curl -sS --noproxy '*' --max-time"},
+		},
+		{
+			// Running after the gate's own restart proves nothing about boot.
+			name:    "running but not enabled",
+			in:      &instance{uid: "0", shows: []reply{showFile("active", "running", "success", 0, "disabled")}, curls: []reply{up}, journal: journal},
+			wantErr: "unit is not enabled (UnitFileState=disabled): an instance booted from this image would not start it",
+		},
+		{
+			name:    "enabled only until the next boot",
+			in:      &instance{uid: "0", shows: []reply{showFile("active", "running", "success", 0, "enabled-runtime")}, curls: []reply{up}, journal: journal},
+			wantErr: "unit is not enabled (UnitFileState=enabled-runtime)",
 		},
 		{
 			name:    "not listening at first, then healthy",
@@ -371,7 +386,8 @@ func TestProvisionStalledCommandEndsAtReadyTimeout(t *testing.T) {
 func TestParseShowRejects(t *testing.T) {
 	cases := []struct{ name, out, want string }{
 		{"NRestarts missing", "ActiveState=active\nSubState=running\nResult=success\n", "systemctl show printed no NRestarts"},
-		{"NRestarts not a number", "ActiveState=active\nSubState=running\nResult=success\nNRestarts=[not set]\n", `NRestarts="[not set]" is not a number`},
+		{"NRestarts not a number", "ActiveState=active\nSubState=running\nResult=success\nNRestarts=[not set]\nUnitFileState=enabled\n", `NRestarts="[not set]" is not a number`},
+		{"UnitFileState missing", "ActiveState=active\nSubState=running\nResult=success\nNRestarts=0\n", "systemctl show printed no UnitFileState"},
 		{"empty output", "", "systemctl show printed no ActiveState"},
 	}
 	for _, tc := range cases {

@@ -10,14 +10,16 @@ import (
 
 // showProperties are read with one `systemctl show` per poll. The two monotonic timestamps give
 // systemd's own start-to-active time (for Type=notify: start-to-READY=1).
+// UnitFileState says whether an instance booted from the image starts the unit at all.
 var showProperties = []string{
-	"ActiveState", "SubState", "NRestarts", "Result",
+	"ActiveState", "SubState", "NRestarts", "Result", "UnitFileState",
 	"ExecMainStartTimestampMonotonic", "ActiveEnterTimestampMonotonic",
 }
 
 // unitState is what `systemctl show` reports about a service unit.
 type unitState struct {
 	ActiveState, SubState, Result string
+	UnitFileState                 string
 	NRestarts                     int
 	execStartUS, activeEnterUS    uint64
 }
@@ -27,6 +29,16 @@ func (s unitState) String() string {
 }
 
 func (s unitState) running() bool { return s.ActiveState == "active" && s.SubState == "running" }
+
+// notEnabled says why an instance booted from the image would not start the unit: the gate restarts
+// it by hand, so running proves nothing about boot. Only "enabled" survives a reboot ("enabled-runtime"
+// lives in /run, "static", "disabled" and the rest start nothing at boot).
+func (s unitState) notEnabled() error {
+	if s.UnitFileState != "enabled" {
+		return fmt.Errorf("unit is not enabled (UnitFileState=%s): an instance booted from this image would not start it (systemctl enable)", s.UnitFileState)
+	}
+	return nil
+}
 
 // broken says why the unit cannot become healthy by waiting longer. A manual restart resets
 // NRestarts and Result, so any restart or non-success result seen afterwards is this bake's.
@@ -61,12 +73,13 @@ func parseShow(out string) (unitState, error) {
 		}
 	}
 	var s unitState
-	for _, k := range []string{"ActiveState", "SubState", "NRestarts", "Result"} {
+	for _, k := range []string{"ActiveState", "SubState", "NRestarts", "Result", "UnitFileState"} {
 		if _, ok := props[k]; !ok {
 			return s, fmt.Errorf("systemctl show printed no %s (got %q)", k, out)
 		}
 	}
 	s.ActiveState, s.SubState, s.Result = props["ActiveState"], props["SubState"], props["Result"]
+	s.UnitFileState = props["UnitFileState"]
 	n, err := strconv.Atoi(props["NRestarts"])
 	if err != nil {
 		return s, fmt.Errorf("systemctl show: NRestarts=%q is not a number", props["NRestarts"])

@@ -1,0 +1,4 @@
+terraform {
+  # No provider: templatefile() only, so `terraform init` works offline.
+  required_version = ">= 1.10"
+}
