@@ -25,6 +25,8 @@ GROOVY_LINT_VERSION=16.2.0
 APT_PACKAGES=(debootstrap systemd-container zstd curl iproute2 podman runc wrk stress-ng shellcheck
   openssh-client jq make nftables procps
   openjdk-17-jre-headless) # Java: npm-groovy-lint runs CodeNarc
+# Headless Chromium and a font for the dashboard's browser tests (service/dashboard, driven by chromedp).
+APT_PACKAGES+=(chromium fonts-dejavu-core)
 
 step() { printf '[tools %s] %s\n' "$(date +%T)" "$*"; }
 timed() { local t0=$SECONDS; "$@"; step "  done in $((SECONDS - t0)) s"; }

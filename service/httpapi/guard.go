@@ -12,7 +12,7 @@ import (
 func (a *api) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !a.Config.StressEnabled {
-			writeError(w, http.StatusForbidden, "stress endpoints are disabled on this instance (STRESS_ENABLED=false)")
+			writeError(w, http.StatusForbidden, stressDisabled)
 			return
 		}
 		if a.Config.StressToken != "" && !tokenMatches(r.Header.Get("Authorization"), a.Config.StressToken) {
