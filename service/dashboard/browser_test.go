@@ -6,8 +6,10 @@ package dashboard_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -318,6 +320,43 @@ func TestDashboardToken(t *testing.T) {
 	}
 	if bearer != 2 {
 		t.Errorf("%d POST/DELETE requests carried 'Authorization: Bearer <token>', want 2 (start and stop)", bearer)
+	}
+}
+
+// TestThirdPartyPageCannotDrive: another site's page open in the same browser sends the requests the
+// controls send (a no-cors POST, an image GET of /cpu, a form POST); none of them starts a job or fails
+// the health check.
+func TestThirdPartyPageCannotDrive(t *testing.T) {
+	in := start(t)
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, `<!doctype html><title>evil</title>
+<form id="f" method="post" action="%[1]s/health/fail" target="sink"></form><iframe name="sink"></iframe>
+<script>
+const done = [];
+const mark = (what) => { done.push(what); document.title = done.sort().join(","); };
+fetch("%[1]s/cpu?seconds=60", {method: "POST", mode: "no-cors"}).then(() => mark("fetch"), () => mark("fetch"));
+const img = new Image(); img.onload = img.onerror = () => mark("img"); img.src = "%[1]s/cpu?seconds=60";
+document.querySelector("iframe").onload = () => mark("form");
+document.getElementById("f").submit();
+</script>`, in.URL)
+	}))
+	t.Cleanup(evil.Close)
+	p := browser(t, 800, 600)
+	// localhost and 127.0.0.1 are different sites to the browser.
+	p.do(chromedp.Navigate(strings.Replace(evil.URL, "127.0.0.1", "localhost", 1)))
+	p.until("the three requests answered", `document.title === "fetch,form,img"`)
+	resp, err := http.Get(in.URL + "/cpu/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct{ Job *struct{ ID int } }
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || st.Job != nil {
+		t.Fatalf("a third-party page started a job: %v %+v", err, st.Job)
+	}
+	if code := health(t, in.URL); code != 200 {
+		t.Fatalf("a third-party page failed /health: %d", code)
 	}
 }
 
