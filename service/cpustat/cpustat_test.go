@@ -125,3 +125,12 @@ func TestRealProc(t *testing.T) {
 		t.Fatalf("a busy loop did not show in the process series: %+v", rep.Samples[0])
 	}
 }
+
+// BenchmarkSample is the sampler's whole cost: one of these a second.
+func BenchmarkSample(b *testing.B) {
+	s := New()
+	now := time.Now()
+	for i := range b.N {
+		s.sample(now.Add(time.Duration(i) * time.Second))
+	}
+}

@@ -398,7 +398,7 @@ func TestDashboardNarrowDark(t *testing.T) {
 // TestDashboardFleet: through a round-robin proxy over three instances (the ALB's role), the fleet
 // panel lists all three, each with its zone and share, and the chart has a series for each.
 func TestDashboardFleet(t *testing.T) {
-	f := localfleet.Start(t, scaleapp(t), 3, localfleet.Options{})
+	f := localfleet.Start(t, scaleapp(t), 3, localfleet.Options{Env: []string{"STRESS_ISOLATION=false"}})
 	p := browser(t, 1280, 900)
 	p.do(chromedp.Navigate(f.URL + "/"))
 	p.until("three rows in the fleet panel", `document.querySelectorAll('#fleet-rows tr').length === 3`)
@@ -412,6 +412,15 @@ func TestDashboardFleet(t *testing.T) {
 		p.fail("fleet panel lacks the zone or the share:\n%s", text)
 	}
 	p.until("a CPU series per instance", `new Set([...document.querySelectorAll('polyline[data-series=machine]')].map(l => l.dataset.instance)).size === 3`)
+	// A job started through the proxy lands on one instance: the page shows it there, and that
+	// instance's process series rises.
+	p.do(chromedp.SetValue(chromedp.ID("workers"), "1"), chromedp.Click(chromedp.ID("start")))
+	p.until("the job listed under one instance", `document.querySelectorAll('#jobs progress').length === 1`)
+	job := eval[string](p, `document.getElementById('jobs').textContent`)
+	p.until("that instance's process series to rise above 10%", `[...document.querySelectorAll('polyline[data-series=process]')].some(l =>
+		`+"`${l.dataset.instance}:`"+` === document.getElementById('jobs').textContent.split(' ')[0] &&
+		100 - parseFloat(l.getAttribute('points').trim().split(' ').pop().split(',')[1]) > 10)`)
+	t.Logf("job: %s", job)
 	p.shot("dashboard-fleet")
 	p.clean()
 }

@@ -8,14 +8,14 @@ const TOKEN_KEY = "scaleapp-stress-token";
 const WINDOW_MS = 300000;
 const $ = (id) => document.getElementById(id);
 const servedBy = document.body.dataset.servedBy;
-const instances = new Map(); // id -> {az, hits, firstSeen, lastSeen, state, samples: [{t, machine, process}]}
+const instances = new Map(); // id -> {az, hits, lastSeen, state, full, samples: [{t, machine, process}], color}
 let fleetHits = 0;
 let controls = null; // the limits of the last state answer
 
 function inst(id) {
   let i = instances.get(id);
   if (!i) {
-    i = { id, az: "", hits: 0, firstSeen: Date.now(), lastSeen: 0, state: null, samples: [], color: instances.size % 6 };
+    i = { id, az: "", hits: 0, lastSeen: 0, state: null, full: false, samples: [], color: instances.size % 6 };
     instances.set(id, i);
   }
   return i;
@@ -28,7 +28,7 @@ function text(el, s) {
 function fmtDuration(s) {
   s = Math.max(0, Math.round(s));
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
-  return h ? `${h} h ${m} min` : m ? `${m} min ${sec} s` : `${sec} s`;
+  return h ? `${h} h ${m} min` : m ? `${m} min${sec ? ` ${sec} s` : ""}` : `${sec} s`;
 }
 
 async function getJSON(url) {
@@ -39,24 +39,36 @@ async function getJSON(url) {
 }
 
 // The oldest newest-sample among instances seen in the window: asking from there fills every series.
+// While an instance has not yet sent its whole history (it first answered a poll that asked for less),
+// ask for everything: the next poll it answers fills it.
 function since() {
   let t = Infinity;
   const cut = Date.now() - WINDOW_MS;
   for (const i of instances.values()) {
-    if (i.lastSeen > cut && i.samples.length) t = Math.min(t, i.samples[i.samples.length - 1].t);
+    if (i.lastSeen <= cut || !i.state) continue;
+    if (!i.full) return 0;
+    if (i.samples.length) t = Math.min(t, i.samples[i.samples.length - 1].t);
   }
   return t === Infinity ? 0 : t;
 }
 
+// merge adds samples to a series, in time order, once each.
+function merge(series, add) {
+  const byTime = new Map(series.map((s) => [s.t, s]));
+  for (const s of add) byTime.set(s.t, s);
+  return [...byTime.values()].sort((a, b) => a.t - b.t);
+}
+
 async function pollState() {
-  const st = await getJSON(`dashboard/state?since=${since()}`);
+  const from = since();
+  const st = await getJSON(`dashboard/state?since=${from}`);
   const i = inst(st.instance.instance_id);
   i.az = st.instance.availability_zone;
   i.state = st;
   i.lastSeen = Date.now();
-  const last = i.samples.length ? i.samples[i.samples.length - 1].t : 0;
-  for (const s of st.cpu.samples) if (s.t > last) i.samples.push(s);
-  const cut = st.cpu.samples.length ? st.cpu.samples[st.cpu.samples.length - 1].t - WINDOW_MS : 0;
+  i.full ||= from === 0;
+  i.samples = merge(i.samples, st.cpu.samples);
+  const cut = i.samples.length ? i.samples[i.samples.length - 1].t - WINDOW_MS : 0;
   while (i.samples.length && i.samples[0].t < cut) i.samples.shift();
   controls = st.controls;
   renderState();
@@ -152,15 +164,22 @@ const NS = "http://www.w3.org/2000/svg";
 
 function renderChart() {
   const g = $("series");
-  let right = 0;
-  for (const i of instances.values()) if (i.samples.length) right = Math.max(right, i.samples[i.samples.length - 1].t);
+  // The newest sample is "now"; the axis spans the history there is, from one to five minutes.
+  let right = 0, left = Infinity;
+  for (const i of instances.values()) {
+    if (!i.samples.length) continue;
+    right = Math.max(right, i.samples[i.samples.length - 1].t);
+    left = Math.min(left, i.samples[0].t);
+  }
+  const span = Math.max(60000, Math.min(WINDOW_MS, right - left));
+  text($("x-from"), `${fmtDuration(span / 1000)} ago`);
   const lines = [], legend = [];
   let reason = "";
   for (const i of instances.values()) {
     if (!i.samples.length) continue;
     for (const series of ["machine", "process"]) {
       const pts = i.samples.filter((s) => s[series] !== undefined)
-        .map((s) => `${(300 - (right - s.t) / 1000).toFixed(1)},${(100 - s[series]).toFixed(1)}`);
+        .map((s) => `${(300 - (300 * (right - s.t)) / span).toFixed(1)},${(100 - s[series]).toFixed(1)}`);
       if (!pts.length) continue;
       const pl = document.createElementNS(NS, "polyline");
       pl.setAttribute("points", pts.join(" "));
