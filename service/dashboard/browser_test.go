@@ -373,6 +373,49 @@ func TestDashboardStressDisabled(t *testing.T) {
 	p.clean()
 }
 
+// TestMachineCPUHidden: where /proc/stat cannot be read (a unit with ProcSubset=pid; here an empty file
+// mounted over it in a private mount namespace, which needs root like the rest of the suite) the page
+// leaves out the machine line and says why, and the process line goes on.
+func TestMachineCPUHidden(t *testing.T) {
+	port := localfleet.FreePort(t)
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+		`mount --bind /dev/null /proc/stat && exec "$0"`, scaleapp(t))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port), "IMDS_DISABLED=true", "LOG_LEVEL=warn")
+	out := &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("unshare (util-linux, as root): %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("scaleapp output:\n%s", out)
+		}
+	})
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	for deadline := time.Now().Add(wait); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(base + "/health"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("scaleapp under unshare did not serve within %s", wait)
+		}
+	}
+	p := browser(t, 1280, 900)
+	p.do(chromedp.Navigate(base + "/"))
+	p.until("the reason shown", `!document.getElementById('cpu-note').hidden &&
+		document.getElementById('cpu-note').textContent.includes('machine CPU unavailable: /proc/stat')`)
+	p.until("the process line alone", `document.querySelectorAll('polyline[data-series=process]').length === 1 &&
+		document.querySelectorAll('polyline[data-series=machine]').length === 0`)
+	if legend := eval[string](p, `document.getElementById('legend').textContent`); !strings.Contains(legend, "machine n/a") {
+		p.fail("legend %q does not say the machine value is missing", legend)
+	}
+	p.shot("dashboard-no-proc-stat")
+	p.clean()
+}
+
 // TestDashboardNarrowDark: at 360 px in dark mode nothing is wider than the screen and the colours
 // are the dark ones.
 func TestDashboardNarrowDark(t *testing.T) {

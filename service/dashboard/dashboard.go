@@ -15,6 +15,7 @@ import (
 	"html"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -70,9 +71,15 @@ func secure(h http.Header) {
 func WantsHTML(r *http.Request) bool {
 	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
 		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err == nil && mt == "text/html" && params["q"] != "0" && !strings.HasPrefix(params["q"], "0.0") {
-			return true
+		if err != nil || mt != "text/html" {
+			continue
 		}
+		if q, ok := params["q"]; ok {
+			if w, err := strconv.ParseFloat(q, 64); err != nil || w <= 0 {
+				continue // text/html;q=0 means "not HTML"
+			}
+		}
+		return true
 	}
 	return false
 }
