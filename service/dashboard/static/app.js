@@ -95,7 +95,7 @@ function renderState() {
     text($("i-id"), st.instance.instance_id);
     text($("i-az"), st.instance.availability_zone);
     text($("i-type"), st.instance.instance_type || "—");
-    text($("i-version"), `${st.version} (${st.commit})`);
+    text($("i-version"), st.commit && st.commit !== st.version ? `${st.version} (${st.commit})` : st.version);
     text($("i-uptime"), fmtDuration(st.uptime_seconds));
     const badge = $("i-health");
     let health = st.status;
