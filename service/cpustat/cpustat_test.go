@@ -60,16 +60,17 @@ func TestRingIsBounded(t *testing.T) {
 	f := newFakeProc(t)
 	s := newSampler(f.stat, f.self)
 	t0 := time.Unix(1000, 0)
-	for i := range 3 * size {
+	const n = size + 50
+	for i := range n {
 		f.set(i*100, i*100, i*10, 0)
 		s.sample(t0.Add(time.Duration(i) * time.Second))
 	}
 	rep := s.Since(0)
 	if len(rep.Samples) != size {
-		t.Fatalf("%d samples kept after %d seconds, want the last %d", len(rep.Samples), 3*size, size)
+		t.Fatalf("%d samples kept after %d seconds, want the last %d", len(rep.Samples), n, size)
 	}
 	first, last := rep.Samples[0].At, rep.Samples[size-1].At
-	if want := t0.Add(time.Duration(3*size-1) * time.Second).UnixMilli(); last != want || last-first != int64(size-1)*1000 {
+	if want := t0.Add(time.Duration(n-1) * time.Second).UnixMilli(); last != want || last-first != int64(size-1)*1000 {
 		t.Fatalf("samples span %d..%d, want the %d seconds ending %d, oldest first", first, last, size, want)
 	}
 }
