@@ -122,7 +122,7 @@ func (s *Sampler) sample(now time.Time) {
 	// Process share of the whole machine: over the machine's own jiffies when it has them (the same
 	// denominator as the machine series), else over the wall time of every CPU.
 	denom := r.at.Sub(prev.at).Seconds() * ticksPerSecond * float64(s.cpus)
-	if r.machine && prev.machine && r.total > prev.total {
+	if r.machine && prev.machine && r.total > prev.total && r.machineBusy >= prev.machineBusy {
 		denom = float64(r.total - prev.total)
 		busy := pct(float64(r.machineBusy-prev.machineBusy), denom)
 		smp.Machine = &busy
