@@ -243,9 +243,10 @@ func TestDashboard(t *testing.T) {
 	before := eval[float64](p, lastProcessCPU)
 
 	// Keyboard: Enter in a field submits the form.
-	p.do(chromedp.SetValue(chromedp.ID("workers"), "2"), chromedp.Focus(chromedp.ID("workers")), chromedp.KeyEvent("\r"))
+	// Four workers on this 2-CPU-or-more machine: a share that shows even when other work fills it.
+	p.do(chromedp.SetValue(chromedp.ID("workers"), "4"), chromedp.Focus(chromedp.ID("workers")), chromedp.KeyEvent("\r"))
 	p.until("the job to start", `document.getElementById('stress-msg').textContent.startsWith('Started job 1')`)
-	p.until("the process CPU series to rise above 10%", lastProcessCPU+` > 10`)
+	p.until("the process CPU series to rise above 5%", lastProcessCPU+` > 5`)
 	after := eval[float64](p, lastProcessCPU)
 	t.Logf("process CPU in the chart: %.1f%% before the job, %.1f%% during it", before, after)
 	p.until("the job in the list with its progress", `document.querySelector('#jobs progress') !== null && !document.getElementById('stop').disabled`)
@@ -360,7 +361,8 @@ document.getElementById("f").submit();
 	}
 }
 
-// TestDashboardStressDisabled: with STRESS_ENABLED=false the controls are hidden and the page says why.
+// TestDashboardStressDisabled: with STRESS_ENABLED=false the controls are hidden and the page says why;
+// when the instance stops, the page says the connection is lost.
 func TestDashboardStressDisabled(t *testing.T) {
 	in := start(t, "STRESS_ENABLED=false")
 	p := browser(t, 1280, 900)
@@ -370,6 +372,10 @@ func TestDashboardStressDisabled(t *testing.T) {
 	if visible := eval[bool](p, `document.getElementById('controls').checkVisibility() || document.getElementById('start').checkVisibility()`); visible {
 		p.fail("stress controls visible with STRESS_ENABLED=false")
 	}
+	// The instance goes away: the page says so instead of showing stale figures as live.
+	p.until("live", `document.getElementById('conn').textContent.startsWith('live')`)
+	in.Stop()
+	p.until("the connection problem shown", `document.getElementById('conn').textContent.startsWith('connection problem')`)
 	p.clean()
 }
 
@@ -457,12 +463,12 @@ func TestDashboardFleet(t *testing.T) {
 	p.until("a CPU series per instance", `new Set([...document.querySelectorAll('polyline[data-series=machine]')].map(l => l.dataset.instance)).size === 3`)
 	// A job started through the proxy lands on one instance: the page shows it there, and that
 	// instance's process series rises.
-	p.do(chromedp.SetValue(chromedp.ID("workers"), "1"), chromedp.Click(chromedp.ID("start")))
+	p.do(chromedp.SetValue(chromedp.ID("workers"), "2"), chromedp.Click(chromedp.ID("start")))
 	p.until("the job listed under one instance", `document.querySelectorAll('#jobs progress').length === 1`)
 	job := eval[string](p, `document.getElementById('jobs').textContent`)
-	p.until("that instance's process series to rise above 10%", `[...document.querySelectorAll('polyline[data-series=process]')].some(l =>
+	p.until("that instance's process series to rise above 5%", `[...document.querySelectorAll('polyline[data-series=process]')].some(l =>
 		`+"`${l.dataset.instance}:`"+` === document.getElementById('jobs').textContent.split(' ')[0] &&
-		100 - parseFloat(l.getAttribute('points').trim().split(' ').pop().split(',')[1]) > 10)`)
+		100 - parseFloat(l.getAttribute('points').trim().split(' ').pop().split(',')[1]) > 5)`)
 	t.Logf("job: %s", job)
 	p.shot("dashboard-fleet")
 	p.clean()

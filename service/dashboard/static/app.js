@@ -31,6 +31,8 @@ function fmtDuration(s) {
   return h ? `${h} h ${m} min` : m ? `${m} min${sec ? ` ${sec} s` : ""}` : `${sec} s`;
 }
 
+const workers = (n) => `${n} worker${n === 1 ? "" : "s"}`;
+
 async function getJSON(url) {
   const r = await fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" });
   const body = await r.json().catch(() => ({}));
@@ -144,7 +146,7 @@ function renderJobs() {
     running ||= on;
     const li = document.createElement("li");
     const label = document.createElement("span");
-    label.textContent = `${i.id}: job ${j.id}, ${j.load}% × ${j.workers} workers, ` +
+    label.textContent = `${i.id}: job ${j.id}, ${j.load}% × ${workers(j.workers)}, ` +
       (on ? `${fmtDuration((end - now) / 1000)} left` : `${j.state}`);
     li.append(label);
     if (on) {
@@ -249,7 +251,7 @@ async function send(method, url) {
     text(msg, `${r.status}: ${body.error || r.statusText}`);
     return;
   }
-  if (body.id !== undefined) text(msg, `${method === "DELETE" ? "Stopped" : "Started"} job ${body.id} (${body.load}% × ${body.workers} workers, ${body.seconds} s).`);
+  if (body.id !== undefined) text(msg, `${method === "DELETE" ? "Stopped" : "Started"} job ${body.id} (${body.load}% × ${workers(body.workers)}, ${body.seconds} s).`);
   else text(msg, `Health: ${body.status}${body.failed_until ? ` until ${new Date(body.failed_until).toLocaleTimeString()}` : ""}.`);
   pollState().catch(() => {});
 }
@@ -280,17 +282,21 @@ function wire() {
 }
 
 // loop runs f now and then a second after each answer, so a slow instance never piles up requests.
+// The status line is a live region: its text changes only when the connection does, or screen readers
+// would announce every poll.
+const failing = new Map(); // loop -> its last error
 function loop(f) {
   const conn = $("conn");
   const tick = async () => {
     try {
       await f();
-      text(conn, `live, updated ${new Date().toLocaleTimeString()}`);
-      conn.className = "muted";
+      failing.delete(f);
     } catch (e) {
-      text(conn, `connection problem: ${e.message}`);
-      conn.className = "bad";
+      failing.set(f, e.message);
     }
+    const problem = failing.size ? failing.values().next().value : "";
+    text(conn, problem ? `connection problem: ${problem}` : "live: updated every second");
+    conn.className = problem ? "bad" : "muted";
     setTimeout(tick, 1000);
   };
   tick();
