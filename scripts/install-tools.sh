@@ -79,6 +79,8 @@ APT_PACKAGES=(debootstrap systemd-container zstd curl iproute2 podman runc wrk s
   slirp4netns # container/test.sh's network: no bridge, nft rules or ip_forward change on the host
   haproxy # the fleet lab's load balancer (scripts/lab.sh), 2.6 on Debian 12
   openjdk-17-jre-headless) # Java: npm-groovy-lint runs CodeNarc
+# Headless Chromium and a font for the dashboard's browser tests (service/dashboard, driven by chromedp).
+APT_PACKAGES+=(chromium fonts-dejavu-core)
 
 step() { printf '[tools %s] %s\n' "$(date +%T)" "$*"; }
 timed() { local t0=$SECONDS; "$@"; step "  done in $((SECONDS - t0)) s"; }

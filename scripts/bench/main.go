@@ -62,6 +62,15 @@ func run() error {
 	}
 	add("/health throughput, 32 connections (wrk)", fmt.Sprintf("%.0f req/s", rps))
 
+	without, with, err := measureDashboardCost(*wrkTime, 3)
+	if err != nil {
+		return err
+	}
+	closed, rClosed := summary(without)
+	open, rOpen := summary(with)
+	add("/health (wrk), no dashboard open", closed)
+	add("/health (wrk), a dashboard open (its 1 s polls)", fmt.Sprintf("%s: %.2fx the req/s without", open, rOpen/rClosed))
+
 	for _, load := range []int{100, 50} {
 		ours, err := measureCPU(load)
 		if err != nil {

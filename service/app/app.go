@@ -17,6 +17,7 @@ import (
 
 	"github.com/scaleapp/scaleapp/contract"
 	"github.com/scaleapp/scaleapp/service/config"
+	"github.com/scaleapp/scaleapp/service/cpustat"
 	"github.com/scaleapp/scaleapp/service/health"
 	"github.com/scaleapp/scaleapp/service/httpapi"
 	"github.com/scaleapp/scaleapp/service/identity"
@@ -46,13 +47,16 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		notify.Status(statusLine(state, job))
 	})
 
+	cpu := cpustat.New() // the dashboard's chart: two small /proc reads a second
+	go cpu.Run(ctx)
+
 	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", cfg.Port))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Deps{
-			Config: cfg, Health: state, Stress: sm, Identity: ids, Log: log, Started: time.Now(),
+			Config: cfg, Health: state, Stress: sm, Identity: ids, Log: log, Started: time.Now(), CPU: cpu,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/scaleapp/scaleapp/contract"
 	"github.com/scaleapp/scaleapp/service/config"
+	"github.com/scaleapp/scaleapp/service/cpustat"
 	"github.com/scaleapp/scaleapp/service/health"
 	"github.com/scaleapp/scaleapp/service/identity"
 	"github.com/scaleapp/scaleapp/service/stress"
@@ -24,6 +25,7 @@ type Deps struct {
 	Health   *health.State
 	Stress   *stress.Manager
 	Identity *identity.Holder
+	CPU      *cpustat.Sampler // the dashboard's chart
 	Log      zerolog.Logger
 	Started  time.Time
 }
@@ -46,6 +48,7 @@ func New(d Deps) http.Handler {
 	route("/cpu/status", methods{http.MethodGet: a.cpuStatus})
 	route("/version", methods{http.MethodGet: a.version})
 	route("/metrics", methods{http.MethodGet: a.metrics.handler().ServeHTTP})
+	a.routeDashboard(route)
 	route("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path+" (see GET /)")
 	}))

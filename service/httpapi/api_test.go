@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/scaleapp/scaleapp/service/config"
+	"github.com/scaleapp/scaleapp/service/cpustat"
 	"github.com/scaleapp/scaleapp/service/health"
 	"github.com/scaleapp/scaleapp/service/identity"
 	"github.com/scaleapp/scaleapp/service/stress"
@@ -31,7 +32,8 @@ func newTestAPI(t *testing.T, change func(*config.Config)) (http.Handler, *healt
 	sm := stress.NewManager(true, nil)
 	t.Cleanup(func() { sm.Stop() })
 	h := New(Deps{Config: cfg, Health: st, Stress: sm, Identity: identity.NewHolder(identity.Local()),
-		Log: zerolog.Nop(), Started: time.Now()})
+		Log: zerolog.Nop(), Started: time.Now(),
+		CPU: cpustat.New()})
 	return h, st, sm
 }
 

@@ -7,12 +7,17 @@ import (
 	"strings"
 )
 
-// guard protects the endpoints that can hurt an instance (/cpu, /health/fail): off with
-// STRESS_ENABLED=false (403), and behind a shared bearer token when STRESS_TOKEN is set (401).
+// guard protects the endpoints that can hurt an instance (/cpu, /health/fail): refused to other sites'
+// pages (403, crosssite.go), off with STRESS_ENABLED=false (403), and behind a shared bearer token when
+// STRESS_TOKEN is set (401).
 func (a *api) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := crossSite(r); err != nil {
+			writeError(w, http.StatusForbidden, err.Error()+": this endpoint only takes requests from its own pages or from non-browser clients")
+			return
+		}
 		if !a.Config.StressEnabled {
-			writeError(w, http.StatusForbidden, "stress endpoints are disabled on this instance (STRESS_ENABLED=false)")
+			writeError(w, http.StatusForbidden, stressDisabled)
 			return
 		}
 		if a.Config.StressToken != "" && !tokenMatches(r.Header.Get("Authorization"), a.Config.StressToken) {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/scaleapp/scaleapp/service/buildinfo"
+	"github.com/scaleapp/scaleapp/service/dashboard"
 	"github.com/scaleapp/scaleapp/service/identity"
 )
 
@@ -14,9 +15,14 @@ type identityReport struct {
 }
 
 // identity answers GET / with the instance that served the request, so that refreshing through the ALB
-// shows the traffic spreading over the instances.
-func (a *api) identity(w http.ResponseWriter, _ *http.Request) {
+// shows the traffic spreading over the instances; a browser (Accept: text/html) gets the dashboard.
+func (a *api) identity(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Vary", "Accept")
+	if dashboard.WantsHTML(r) {
+		dashboard.ServePage(w, a.Identity.Get().InstanceID)
+		return
+	}
 	writeJSON(w, http.StatusOK, identityReport{a.Identity.Get(), buildinfo.Version, buildinfo.Commit})
 }
 
