@@ -84,7 +84,7 @@ log "test ok in $((SECONDS - t0)) s: $(grep -c '^  run ".*"\.\.\. pass$' "$scrat
 t0=$SECONDS
 copy=$scratch/destroy
 mkdir -p "$copy/terraform" "$copy/contract" "$copy/scripts"
-cp -r "$TF_DIR"/*.tf "$TF_DIR"/templates "$TF_DIR"/.terraform.lock.hcl "$copy/terraform/"
+cp -r "$TF_DIR"/*.tf "$TF_DIR"/templates "$TF_DIR"/modules "$TF_DIR"/.terraform.lock.hcl "$copy/terraform/"
 cp "$ROOT/contract/contract.json" "$copy/contract/"
 cp "$ROOT/scripts/terraform.sh" "$copy/scripts/"
 cp "$TF_DIR/test/destroy/provider_override.tf" "$copy/terraform/"
