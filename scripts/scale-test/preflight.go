@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/scaleapp/scaleapp/scripts/scale-test/awsfleet"
+	"github.com/scaleapp/scaleapp/scripts/scale-test/poll"
 )
 
 // preflight runs the checks before anything is stressed, printing one line per check. Each failure is an
@@ -77,7 +78,7 @@ func (p preflight) run(ctx context.Context) (awsfleet.Group, []string, error) {
 func (p preflight) waitRefresh(ctx context.Context) error {
 	sleep := p.sleep
 	if sleep == nil {
-		sleep = sleepCtx
+		sleep = poll.Sleep
 	}
 	start := time.Now()
 	for {
@@ -99,16 +100,5 @@ func (p preflight) waitRefresh(ctx context.Context) error {
 		if err := sleep(ctx, p.interval); err != nil {
 			return errors.Join(errors.New("waiting for the instance refresh"), err)
 		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

@@ -62,7 +62,8 @@ type Loop struct {
 	Sleep    func(context.Context, time.Duration) error // sleeps (or ctx ends) unless a test sets it
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits d, or less when ctx ends first (then its error).
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -84,7 +85,7 @@ func (l Loop) Run(ctx context.Context) (Verdict, error) {
 		now = time.Now
 	}
 	if pause == nil {
-		pause = sleep
+		pause = Sleep
 	}
 	start := now()
 	var acts activityLog
