@@ -33,9 +33,8 @@ const lifecyclePoll = 5 * time.Second
 const maxHeaderBytes = 64 << 10
 
 // Run serves until ctx ends, a SIGTERM or SIGINT arrives, or the instance is told it is leaving; then it
-// drains and returns nil on a clean stop. logDropped counts the log lines a stalled output cost, for
-// /metrics.
-func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, logDropped func() int64) error {
+// drains and returns nil on a clean stop. logOut is the log's destination, for /metrics.
+func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, logOut httpapi.LogStats) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// Signals first: a SIGTERM that arrives while starting must still drain, not kill.
@@ -62,7 +61,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, logDropped 
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Deps{
 			Config: cfg, Health: state, Stress: sm, Identity: ids, Log: log, Started: time.Now(),
-			LogDropped: logDropped,
+			LogOutput: logOut,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,

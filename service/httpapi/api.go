@@ -28,8 +28,14 @@ type Deps struct {
 	Identity *identity.Holder
 	Log      zerolog.Logger
 	Started  time.Time
-	// LogDropped counts the log lines a stalled output cost (nil: none can be).
-	LogDropped func() int64
+	// LogOutput is what /metrics shows of the log's destination (nil: nothing to show).
+	LogOutput LogStats
+}
+
+// LogStats describes a log output that drops lines rather than block.
+type LogStats interface {
+	Dropped() int64         // lines lost so far
+	Stalled() time.Duration // how long the write under way has been blocked, 0 when none is
 }
 
 type api struct {
@@ -39,7 +45,7 @@ type api struct {
 
 // New returns the service's handler.
 func New(d Deps) http.Handler {
-	a := &api{Deps: d, metrics: newMetrics(d.Stress, d.LogDropped)}
+	a := &api{Deps: d, metrics: newMetrics(d.Stress, d.LogOutput)}
 	mux := http.NewServeMux()
 	route := func(pattern string, h http.Handler) { mux.Handle(pattern, h) }
 

@@ -45,6 +45,12 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// fakeLogStats is a log output that lost 7 lines and has been stuck for 2.5 s.
+type fakeLogStats struct{}
+
+func (fakeLogStats) Dropped() int64         { return 7 }
+func (fakeLogStats) Stalled() time.Duration { return 2500 * time.Millisecond }
+
 // newLoggedAPI is newTestAPI with its log kept, at level.
 func newLoggedAPI(t *testing.T, level zerolog.Level, change func(*config.Config)) (http.Handler, *health.State, *stress.Manager, *syncBuffer) {
 	t.Helper()
@@ -60,7 +66,7 @@ func newLoggedAPI(t *testing.T, level zerolog.Level, change func(*config.Config)
 	t.Cleanup(func() { sm.Stop() })
 	logs := &syncBuffer{}
 	h := New(Deps{Config: cfg, Health: st, Stress: sm, Identity: identity.NewHolder(identity.Local()),
-		Log: zerolog.New(logs).Level(level), Started: time.Now(), LogDropped: func() int64 { return 7 }})
+		Log: zerolog.New(logs).Level(level), Started: time.Now(), LogOutput: fakeLogStats{}})
 	return h, st, sm, logs
 }
 
@@ -493,6 +499,7 @@ func TestMetrics(t *testing.T) {
 		{"scaleapp_stress_load_percent", nil, 1},
 		{"scaleapp_stress_not_isolated_threads_total", nil, 0},
 		{"scaleapp_log_lines_dropped_total", nil, 7},
+		{"scaleapp_log_output_stalled_seconds", nil, 2.5},
 		{"scaleapp_build_info", nil, 1},
 	} {
 		if got := metricValue(t, h, c.name, c.labels); got != c.want {

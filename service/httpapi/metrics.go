@@ -20,7 +20,7 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 }
 
-func newMetrics(sm *stress.Manager, logDropped func() int64) *metrics {
+func newMetrics(sm *stress.Manager, logs LogStats) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -45,10 +45,17 @@ func newMetrics(sm *stress.Manager, logDropped func() int64) *metrics {
 		ConstLabels: prometheus.Labels{"version": buildinfo.Version, "commit": buildinfo.Commit, "goversion": buildinfo.GoVersion()},
 	})
 	build.Set(1)
-	if logDropped != nil {
-		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "scaleapp_log_lines_dropped_total", Help: "Log lines dropped because the log output did not keep up (the service never waits for it).",
-		}, func() float64 { return float64(logDropped()) }))
+	if logs != nil {
+		m.reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "scaleapp_log_lines_dropped_total",
+				Help: "Log lines dropped because the log output did not keep up (the service never waits for it); counted once the output moves again.",
+			}, func() float64 { return float64(logs.Dropped()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "scaleapp_log_output_stalled_seconds",
+				Help: "How long the log write under way has been blocked (0: the output keeps up).",
+			}, func() float64 { return logs.Stalled().Seconds() }),
+		)
 	}
 	m.reg.MustRegister(
 		m.requests, m.duration, build,

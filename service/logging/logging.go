@@ -6,6 +6,7 @@
 package logging
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"sync/atomic"
@@ -30,6 +31,9 @@ const pollInterval = 10 * time.Millisecond
 type Output struct {
 	w       diode.Writer
 	dropped atomic.Int64
+	// writingSince is when the write under way began (unix ns), 0 between writes. The diode learns of
+	// lines it lost only when it reads again, so a write that never returns shows here instead.
+	writingSince atomic.Int64
 }
 
 // New returns the service's logger at level, writing to out, and the Output to close at exit.
@@ -39,14 +43,49 @@ func New(level zerolog.Level, out io.Writer) (zerolog.Logger, *Output) {
 		out = zerolog.ConsoleWriter{Out: f, TimeFormat: "15:04:05.000"}
 	}
 	o := &Output{}
-	o.w = diode.NewWriter(out, Buffer, pollInterval, func(missed int) { o.dropped.Add(int64(missed)) })
+	o.w = diode.NewWriter(timedWriter{out, o}, Buffer, pollInterval, func(missed int) { o.dropped.Add(int64(missed)) })
 	log := zerolog.New(o.w).Level(level).With().Timestamp().
 		Str("service", contract.C.Name).Str("version", buildinfo.Version).Logger()
 	return log, o
 }
 
-// Dropped is how many lines were lost because the output did not keep up.
+// Dropped is how many lines were lost because the output did not keep up. A loss is counted once the
+// output moves again.
 func (o *Output) Dropped() int64 { return o.dropped.Load() }
 
-// Close writes out the buffered lines and closes the destination.
-func (o *Output) Close() error { return o.w.Close() }
+// Stalled is how long the write under way has been blocked, 0 when none is.
+func (o *Output) Stalled() time.Duration {
+	since := o.writingSince.Load()
+	if since == 0 {
+		return 0
+	}
+	return time.Since(time.Unix(0, since))
+}
+
+// timedWriter marks the time of the write under way; only the diode's goroutine writes.
+type timedWriter struct {
+	out io.Writer
+	o   *Output
+}
+
+func (t timedWriter) Write(p []byte) (int, error) {
+	t.o.writingSince.Store(time.Now().UnixNano())
+	defer t.o.writingSince.Store(0)
+	return t.out.Write(p)
+}
+
+// closeWait bounds Close: an output stuck for good must not hold the process's exit until systemd's
+// SIGKILL.
+const closeWait = 2 * time.Second
+
+// Close writes out the buffered lines and closes the destination, or gives up after closeWait.
+func (o *Output) Close() error {
+	done := make(chan error, 1)
+	go func() { done <- o.w.Close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(closeWait):
+		return fmt.Errorf("log output stalled for %s at exit: buffered lines lost", closeWait)
+	}
+}

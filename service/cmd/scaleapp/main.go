@@ -53,7 +53,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log, out := logging.New(cfg.LogLevel, stdout)
 	defer out.Close() // flushes the buffered lines, the last one included
-	if err := app.Run(context.Background(), cfg, log, out.Dropped); err != nil {
+	if err := app.Run(context.Background(), cfg, log, out); err != nil {
 		log.Error().Err(err).Msg("exiting")
 		return exitFailure
 	}
