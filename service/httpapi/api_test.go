@@ -197,7 +197,8 @@ func TestNonCanonicalPaths(t *testing.T) {
 	}
 }
 
-// TestLongPathIsClipped: what a client sent is echoed and logged in at most a few hundred bytes.
+// TestLongPathIsClipped: what a client sent (a path, a parameter) is echoed and logged in at most a few
+// hundred bytes.
 func TestLongPathIsClipped(t *testing.T) {
 	h, _, _, logs := newLoggedAPI(t, zerolog.InfoLevel, nil)
 	long := "/" + strings.Repeat("a", 60000)
@@ -208,6 +209,11 @@ func TestLongPathIsClipped(t *testing.T) {
 		}
 		if msg := errorOf(t, rec); !strings.Contains(msg, "...(60001 bytes)") && !strings.Contains(msg, "...(60002 bytes)") {
 			t.Fatalf("error %q does not say how long the path was", msg)
+		}
+	}
+	for _, target := range []string{"/cpu?" + long[1:] + "=1", "/cpu?seconds=" + long[1:]} {
+		if rec := do(h, "GET", target, nil); rec.Code != 400 || rec.Body.Len() > 1000 {
+			t.Fatalf("GET of a 60 KB query: %d, %d bytes of answer", rec.Code, rec.Body.Len())
 		}
 	}
 	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
