@@ -24,8 +24,10 @@ import (
 // request log at 4,000 logged requests/s, and at most about 2 MB.
 const Buffer = 4096
 
-// pollInterval is how often the writer goroutine looks for lines when the buffer was empty.
-const pollInterval = 10 * time.Millisecond
+// pollInterval 0 makes the diode's goroutine sleep until a line arrives instead of polling: polling
+// every 10 ms cost an idle service 1.4% of a core (measured), and up to 10 ms more at exit, when Close
+// waits for the last lines. (Its one cost: in a rare race a line waits for the next one to be written.)
+const pollInterval = 0
 
 // Output is the log's destination. Close flushes what is buffered.
 type Output struct {
