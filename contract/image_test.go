@@ -157,11 +157,13 @@ func imgCheckUnit(dir string) imgProblems {
 	if wd, err := imgParseTimespan(imgLast(svc, "WatchdogSec")); err != nil {
 		p.add("%s WatchdogSec: %v", C.Unit, err)
 	} else if want := time.Duration(C.WatchdogSeconds) * time.Second; wd != want {
-		p.add("%s: WatchdogSec = %v, want the contract's watchdog_seconds %v (the service pings at half of it)", C.Unit, wd, want)
+		p.add("%s: WatchdogSec = %v, want the contract's watchdog_seconds %v (the service pings at a third of it)", C.Unit, wd, want)
 	}
 
 	if stop, err := imgParseTimespan(imgLast(svc, "TimeoutStopSec")); err != nil {
 		p.add("%s TimeoutStopSec: %v", C.Unit, err)
+	} else if want := time.Duration(C.StopTimeoutSeconds) * time.Second; stop != want {
+		p.add("%s: TimeoutStopSec = %v, want the contract's stop_timeout_seconds %v (the service refuses a drain + shutdown that does not fit in it)", C.Unit, stop, want)
 	} else if budget := C.DrainDelay() + C.ShutdownTimeout(); stop <= budget {
 		p.add("%s: TimeoutStopSec = %v must exceed drain %v + shutdown %v = %v, or systemd kills a draining instance",
 			C.Unit, stop, C.DrainDelay(), C.ShutdownTimeout(), budget)
@@ -622,6 +624,7 @@ func TestImageChecksCatchDrift(t *testing.T) {
 		{"optional env file", C.Unit, "EnvironmentFile=-", "EnvironmentFile=", imgCheckUnit},
 		{"watchdog", C.Unit, "WatchdogSec=10", "WatchdogSec=30", imgCheckUnit},
 		{"stop timeout too short", C.Unit, "TimeoutStopSec=35", "TimeoutStopSec=20", imgCheckUnit},
+		{"stop timeout not the contract's", C.Unit, "TimeoutStopSec=35", "TimeoutStopSec=60", imgCheckUnit},
 		{"CPU quota", C.Unit, "[Service]", "[Service]\nCPUQuota=50%", imgCheckUnit},
 		{"env PORT", "scaleapp.env", "PORT=8080", "PORT=9090", imgCheckEnv},
 		{"env drain", "scaleapp.env", "DRAIN_DELAY=15s", "DRAIN_DELAY=30s", imgCheckEnv},

@@ -27,8 +27,8 @@ type wrkRound struct {
 // each mode. The dashboard is its requests, replayed from here as the page sends them: the page, its
 // script and styles once, then dashboard/state and GET / every second. The browser itself runs on the
 // viewer's machine, not on the instance, so its own CPU is not counted.
-func measureDashboardCost(d time.Duration, rounds int) (without, with []wrkRound, err error) {
-	s, err := startServer()
+func measureDashboardCost(bin string, d time.Duration, rounds int) (without, with []wrkRound, err error) {
+	s, err := startServer(bin)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,7 +1,9 @@
 // Command bench measures scaleapp on this machine and prints the figures the README quotes: start to
-// first 200, /health throughput, machine CPU during /cpu (next to stress-ng, the reference stressor),
-// /health latency while /cpu fills every core with and without burner isolation, peak RSS, and SIGTERM
-// to exit under load. Run it through `make bench` (scripts/bench.sh builds the binary first).
+// first 200, throughput of /health and of a route logged at info, machine CPU during /cpu (next to
+// stress-ng, the reference stressor), /health latency while /cpu fills every core with and without
+// burner isolation, peak RSS, and SIGTERM to exit under load. Run it through `make bench`
+// (scripts/bench.sh builds the binary first). With -baseline, a second binary (an older build, say) is
+// measured beside it, figure by figure, so a busy machine's noise hits both alike.
 package main
 
 import (
@@ -26,10 +28,11 @@ import (
 )
 
 var (
-	binary  = flag.String("binary", "bin/scaleapp", "the scaleapp binary to measure")
-	runs    = flag.Int("runs", 20, "repetitions of the start-up measurement")
-	latency = flag.Duration("latency-window", 10*time.Second, "how long /health is polled during /cpu, per mode")
-	wrkTime = flag.Duration("wrk-time", 10*time.Second, "length of the throughput run")
+	binary   = flag.String("binary", "bin/scaleapp", "the scaleapp binary to measure")
+	baseline = flag.String("baseline", "", "another scaleapp binary to measure beside it, figure by figure")
+	runs     = flag.Int("runs", 20, "repetitions of the start-up measurement")
+	latency  = flag.Duration("latency-window", 10*time.Second, "how long /health is polled during /cpu, per mode")
+	wrkTime  = flag.Duration("wrk-time", 10*time.Second, "length of the throughput run")
 )
 
 func main() {
@@ -46,68 +49,112 @@ func say(format string, args ...any) {
 
 func run() error {
 	t0 := time.Now()
-	say("machine: %d CPUs, %s; binary %s", runtime.NumCPU(), runtime.GOOS+"/"+runtime.GOARCH, *binary)
-	var rows [][2]string
-	add := func(k, v string) { rows = append(rows, [2]string{k, v}); say("%-46s %s", k, v) }
-
-	startup, err := measureStartup(*runs)
-	if err != nil {
-		return err
+	bins := []string{*binary}
+	if *baseline != "" {
+		bins = append(bins, *baseline)
 	}
-	add("start to first 200 from /health (median, max)", fmt.Sprintf("%.1f ms, %.1f ms (%d runs)", ms(median(startup)), ms(slices.Max(startup)), *runs))
-
-	rps, rss, err := measureThroughput(*wrkTime)
-	if err != nil {
-		return err
+	say("machine: %d CPUs, %s; binaries %s", runtime.NumCPU(), runtime.GOOS+"/"+runtime.GOARCH, strings.Join(bins, ", "))
+	type row struct {
+		name string
+		figs []string
 	}
-	add("/health throughput, 32 connections (wrk)", fmt.Sprintf("%.0f req/s", rps))
-
-	without, with, err := measureDashboardCost(*wrkTime, 3)
-	if err != nil {
-		return err
+	var rows []row
+	// each measures one figure for every binary, one after the other.
+	each := func(name string, measure func(bin string) (string, error)) error {
+		r := row{name: name}
+		for _, bin := range bins {
+			fig, err := measure(bin)
+			if err != nil {
+				return fmt.Errorf("%s, %s: %w", name, bin, err)
+			}
+			say("%-46s %s: %s", name, bin, fig)
+			r.figs = append(r.figs, fig)
+		}
+		rows = append(rows, r)
+		return nil
 	}
-	closed, rClosed := summary(without)
-	open, rOpen := summary(with)
-	add("/health (wrk), no dashboard open", closed)
-	add("/health (wrk), a dashboard open (its 1 s polls)", fmt.Sprintf("%s: %.2fx the req/s without", open, rOpen/rClosed))
+	rss := map[string]int64{}
 
-	for _, load := range []int{100, 50} {
-		ours, err := measureCPU(load)
+	if err := each("start to first 200 from /health (median, max)", func(bin string) (string, error) {
+		startup, err := measureStartup(bin, *runs)
 		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%.1f ms, %.1f ms (%d runs)", ms(median(startup)), ms(slices.Max(startup)), *runs), nil
+	}); err != nil {
+		return err
+	}
+	for _, path := range []string{"/health", "/version"} {
+		name := fmt.Sprintf("%s throughput, 32 connections (wrk), log as shipped", path)
+		if err := each(name, func(bin string) (string, error) {
+			rps, peak, err := measureThroughput(bin, path, *wrkTime)
+			rss[bin] = max(rss[bin], peak)
+			return fmt.Sprintf("%.0f req/s", rps), err
+		}); err != nil {
 			return err
 		}
+	}
+	// The dashboard is this build's: an older baseline may not serve it, so its cell stays empty.
+	if err := each("/health (wrk) without, then with a dashboard open (its 1 s polls)", func(bin string) (string, error) {
+		if bin != *binary {
+			return "-", nil
+		}
+		without, with, err := measureDashboardCost(bin, *wrkTime, 3)
+		if err != nil {
+			return "", err
+		}
+		closed, rClosed := summary(without)
+		open, rOpen := summary(with)
+		return fmt.Sprintf("without: %s; with: %s (%.2fx the req/s without)", closed, open, rOpen/rClosed), nil
+	}); err != nil {
+		return err
+	}
+	for _, load := range []int{100, 50} {
 		ref, err := measureStressNG(load)
 		if err != nil {
 			return err
 		}
-		add(fmt.Sprintf("machine CPU during /cpu load=%d", load), fmt.Sprintf("%.1f%% (stress-ng --cpu-load %d: %.1f%%)", ours, load, ref))
-	}
-
-	for _, isolate := range []bool{true, false} {
-		l, peak, err := measureLatencyUnderStress(isolate, *latency)
-		if err != nil {
+		say("stress-ng --cpu-load %d: %.1f%%", load, ref)
+		if err := each(fmt.Sprintf("machine CPU during /cpu load=%d", load), func(bin string) (string, error) {
+			ours, err := measureCPU(bin, load)
+			return fmt.Sprintf("%.1f%% (stress-ng --cpu-load %d: %.1f%%)", ours, load, ref), err
+		}); err != nil {
 			return err
 		}
-		rss = max(rss, peak)
+	}
+	for _, isolate := range []bool{true, false} {
 		name := "isolated burners (default)"
 		if !isolate {
 			name = "STRESS_ISOLATION=false"
 		}
-		add("/health under /cpu 100%, "+name, l)
+		if err := each("/health under /cpu 100%, "+name, func(bin string) (string, error) {
+			l, peak, err := measureLatencyUnderStress(bin, isolate, *latency)
+			rss[bin] = max(rss[bin], peak)
+			return l, err
+		}); err != nil {
+			return err
+		}
 	}
-	add("peak RSS (VmHWM) after the runs above", fmt.Sprintf("%.1f MB", float64(rss)/1e6))
-
-	stops, failed, err := measureDrainUnderLoad(5)
-	if err != nil {
+	if err := each("peak RSS (VmHWM) over the runs above", func(bin string) (string, error) {
+		return fmt.Sprintf("%.1f MB", float64(rss[bin])/1e6), nil
+	}); err != nil {
 		return err
 	}
-	add("SIGTERM to exit under load, DRAIN_DELAY=0", fmt.Sprintf("median %.1f ms, max %.1f ms (5 runs); failed in-flight requests: %d", ms(median(stops)), ms(slices.Max(stops)), failed))
+	if err := each("SIGTERM to exit under load, DRAIN_DELAY=0", func(bin string) (string, error) {
+		stops, failed, err := measureDrainUnderLoad(bin, 5)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("median %.1f ms, max %.1f ms (5 runs); failed in-flight requests: %d", ms(median(stops)), ms(slices.Max(stops)), failed), nil
+	}); err != nil {
+		return err
+	}
 
 	fmt.Println()
-	fmt.Println("| measure | figure |")
-	fmt.Println("|---|---|")
+	fmt.Printf("| measure | %s |\n", strings.Join(bins, " | "))
+	fmt.Printf("|---|%s\n", strings.Repeat("---|", len(bins)))
 	for _, r := range rows {
-		fmt.Printf("| %s | %s |\n", r[0], r[1])
+		fmt.Printf("| %s | %s |\n", r.name, strings.Join(r.figs, " | "))
 	}
 	say("done in %s", time.Since(t0).Round(time.Second))
 	return nil
@@ -129,15 +176,17 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func startServer(env ...string) (*server, error) { return startServerLogging(nil, env...) }
+func startServer(bin string, env ...string) (*server, error) {
+	return startServerLogging(bin, nil, env...)
+}
 
 // startServerLogging sends the server's log to stdout when it is not nil.
-func startServerLogging(stdout io.Writer, env ...string) (*server, error) {
+func startServerLogging(bin string, stdout io.Writer, env ...string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(*binary)
+	cmd := exec.Command(bin)
 	cmd.Stdout = stdout
 	// The shipped configuration, request log included (to stdout, /dev/null unless asked for).
 	cmd.Env = append([]string{fmt.Sprintf("PORT=%d", port), "IMDS_DISABLED=true"}, env...)
@@ -177,11 +226,11 @@ func (s *server) waitUp(within time.Duration) error {
 	return fmt.Errorf("no 200 from /health within %s", within)
 }
 
-func measureStartup(n int) ([]time.Duration, error) {
+func measureStartup(bin string, n int) ([]time.Duration, error) {
 	var out []time.Duration
 	for range n {
 		t := time.Now()
-		s, err := startServer()
+		s, err := startServer(bin)
 		if err != nil {
 			return nil, err
 		}
@@ -197,9 +246,9 @@ func measureStartup(n int) ([]time.Duration, error) {
 
 var wrkRate = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
 
-// measureThroughput runs wrk against /health and returns req/s and the server's peak RSS in bytes.
-func measureThroughput(d time.Duration) (float64, int64, error) {
-	s, err := startServer()
+// measureThroughput runs wrk against path and returns req/s and the server's peak RSS in bytes.
+func measureThroughput(bin, path string, d time.Duration) (float64, int64, error) {
+	s, err := startServer(bin)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -207,7 +256,7 @@ func measureThroughput(d time.Duration) (float64, int64, error) {
 	if err := s.waitUp(5 * time.Second); err != nil {
 		return 0, 0, err
 	}
-	out, err := exec.Command("wrk", "-t2", "-c32", "-d"+d.String(), s.url("/health")).CombinedOutput()
+	out, err := exec.Command("wrk", "-t2", "-c32", "-d"+d.String(), s.url(path)).CombinedOutput()
 	if err != nil {
 		return 0, 0, fmt.Errorf("wrk: %v\n%s", err, out)
 	}
@@ -248,8 +297,8 @@ func machineCPU(d time.Duration) float64 {
 	return 100 * float64(b1-b0) / float64(t1-t0)
 }
 
-func measureCPU(load int) (float64, error) {
-	s, err := startServer()
+func measureCPU(bin string, load int) (float64, error) {
+	s, err := startServer(bin)
 	if err != nil {
 		return 0, err
 	}
@@ -279,8 +328,8 @@ func measureStressNG(load int) (float64, error) {
 
 // measureLatencyUnderStress polls /health every 20 ms with a fresh connection each time (as the ALB
 // does) and a 5 s timeout while /cpu burns every core.
-func measureLatencyUnderStress(isolate bool, window time.Duration) (string, int64, error) {
-	s, err := startServer("STRESS_ISOLATION=" + strconv.FormatBool(isolate))
+func measureLatencyUnderStress(bin string, isolate bool, window time.Duration) (string, int64, error) {
+	s, err := startServer(bin, "STRESS_ISOLATION="+strconv.FormatBool(isolate))
 	if err != nil {
 		return "", 0, err
 	}
@@ -325,16 +374,17 @@ func measureLatencyUnderStress(isolate bool, window time.Duration) (string, int6
 }
 
 // measureDrainUnderLoad keeps 32 clients busy on /health, sends SIGTERM, and times the exit. A request
-// is in flight once a handler runs; each one writes a log line when it answers, so a request logged by
-// the server but never received by a client is a failed in-flight request. (Requests written to a
+// is in flight once a handler runs; each one writes a log line when it answers (LOG_LEVEL=debug: /health
+// logs at debug), so a request logged by the server but never received by a client is a failed
+// in-flight request. (Requests written to a
 // kept-alive connection the server closed before reading them never reached a handler: the client sees
 // an error, but nothing was lost in flight; a load balancer retries those on another target.)
-func measureDrainUnderLoad(n int) ([]time.Duration, int, error) {
+func measureDrainUnderLoad(bin string, n int) ([]time.Duration, int, error) {
 	var took []time.Duration
 	failed := 0
 	for range n {
 		log := &lineCounter{}
-		s, err := startServerLogging(log, "DRAIN_DELAY=0s")
+		s, err := startServerLogging(bin, log, "DRAIN_DELAY=0s", "LOG_LEVEL=debug")
 		if err != nil {
 			return nil, 0, err
 		}
@@ -384,7 +434,11 @@ func measureDrainUnderLoad(n int) ([]time.Duration, int, error) {
 			return nil, 0, errors.New("the load generator got no answer")
 		}
 		const probes = 1 // waitUp's one successful GET, logged but not counted in ok
-		failed += int(log.count("\"message\":\"request\"") - probes - ok.Load())
+		logged := log.count("\"message\":\"request\"") - probes
+		if logged < ok.Load() {
+			return nil, 0, fmt.Errorf("%d requests answered but only %d logged: log lines were dropped, the count is void", ok.Load(), logged)
+		}
+		failed += int(logged - ok.Load())
 	}
 	return took, failed, nil
 }

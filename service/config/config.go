@@ -142,7 +142,21 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	if c.CPUStressTime > c.StressMax {
 		return Config{}, fmt.Errorf("invalid %s: must not exceed %s", given["CPU_STRESS_TIME"], given["STRESS_MAX_SECONDS"])
 	}
+	if limit := StopBudget(); c.DrainDelay+c.ShutdownTimeout > limit {
+		return Config{}, fmt.Errorf("invalid %s + %s: together at most %s, so the drain ends before the unit's TimeoutStopSec=%ds (contract stop_timeout_seconds) kills it, with %s to spare",
+			given["DRAIN_DELAY"], given["SHUTDOWN_TIMEOUT"], limit, contract.C.StopTimeoutSeconds, stopMargin)
+	}
 	return c, nil
+}
+
+// stopMargin is what the stop timeout keeps beyond the drain and the shutdown: the last log lines, the
+// process's exit, a loaded machine.
+const stopMargin = 5 * time.Second
+
+// StopBudget is the longest DRAIN_DELAY + SHUTDOWN_TIMEOUT accepted: the unit's TimeoutStopSec (the
+// contract's stop_timeout_seconds) less a margin. systemd sends SIGKILL at TimeoutStopSec.
+func StopBudget() time.Duration {
+	return time.Duration(contract.C.StopTimeoutSeconds)*time.Second - stopMargin
 }
 
 // Usage describes every setting, for -help.

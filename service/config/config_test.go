@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scaleapp/scaleapp/contract"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -53,6 +55,8 @@ func TestInvalid(t *testing.T) {
 		{nil, map[string]string{"LOG_LEVEL": "verbose"}, `invalid LOG_LEVEL="verbose"`},
 		{nil, map[string]string{"IMDS_ENDPOINT": "169.254.169.254"}, `invalid IMDS_ENDPOINT="169.254.169.254"`},
 		{nil, map[string]string{"IMDS_DISABLED": "2"}, `invalid IMDS_DISABLED="2"`},
+		{nil, map[string]string{"DRAIN_DELAY": "40s"}, `invalid DRAIN_DELAY="40s" + SHUTDOWN_TIMEOUT="10s": together at most 30s, so the drain ends before the unit's TimeoutStopSec=35s`},
+		{[]string{"-shutdown-timeout", "16s"}, map[string]string{"DRAIN_DELAY": "15s"}, `invalid DRAIN_DELAY="15s" + -shutdown-timeout="16s": together at most 30s`},
 		{[]string{"-nope"}, nil, "command line: flag provided but not defined: -nope"},
 		{[]string{"serve"}, nil, `command line: unexpected argument "serve"`},
 	}
@@ -73,5 +77,17 @@ func TestTokenNeverPrinted(t *testing.T) {
 	_, err := Load(nil, env(map[string]string{"STRESS_TOKEN": "top secret"}))
 	if err == nil || strings.Contains(err.Error(), "secret") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestStopBudgetFitsTheContract: the AMI's own drain and shutdown fit, and up to the budget is accepted.
+func TestStopBudgetFitsTheContract(t *testing.T) {
+	for _, e := range []map[string]string{
+		{"DRAIN_DELAY": contract.C.DrainDelay().String(), "SHUTDOWN_TIMEOUT": contract.C.ShutdownTimeout().String()},
+		{"DRAIN_DELAY": (StopBudget() - time.Second).String(), "SHUTDOWN_TIMEOUT": "1s"},
+	} {
+		if _, err := Load(nil, env(e)); err != nil {
+			t.Errorf("%v: %v", e, err)
+		}
 	}
 }

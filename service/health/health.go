@@ -5,13 +5,17 @@ package health
 import (
 	"sync"
 	"time"
+
+	"github.com/scaleapp/scaleapp/contract"
 )
 
 // Status is the body /health answers with.
 type Status string
 
+// Up is the contract's health_ok_body: the bake's health gate and the smoke test expect exactly it.
+var Up = Status(contract.C.HealthOKBody)
+
 const (
-	Up        Status = "UP"
 	Draining  Status = "DRAINING"
 	Unhealthy Status = "UNHEALTHY"
 )

@@ -6,11 +6,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/rs/zerolog"
 
+	"github.com/scaleapp/scaleapp/contract"
 	"github.com/scaleapp/scaleapp/service/config"
 	"github.com/scaleapp/scaleapp/service/cpustat"
 	"github.com/scaleapp/scaleapp/service/health"
@@ -20,6 +24,36 @@ import (
 
 // newTestAPI returns a handler over fresh state; change tweaks the configuration first.
 func newTestAPI(t *testing.T, change func(*config.Config)) (http.Handler, *health.State, *stress.Manager) {
+	h, st, sm, _ := newLoggedAPI(t, zerolog.InfoLevel, change)
+	return h, st, sm
+}
+
+// syncBuffer is a log destination safe for the handlers and the test to share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// fakeLogStats is a log output that lost 7 lines and has been stuck for 2.5 s.
+type fakeLogStats struct{}
+
+func (fakeLogStats) Dropped() int64         { return 7 }
+func (fakeLogStats) Stalled() time.Duration { return 2500 * time.Millisecond }
+
+// newLoggedAPI is newTestAPI with its log kept, at level.
+func newLoggedAPI(t *testing.T, level zerolog.Level, change func(*config.Config)) (http.Handler, *health.State, *stress.Manager, *syncBuffer) {
 	t.Helper()
 	cfg, err := config.Load(nil, func(string) string { return "" })
 	if err != nil {
@@ -31,14 +65,18 @@ func newTestAPI(t *testing.T, change func(*config.Config)) (http.Handler, *healt
 	st := health.NewState(time.Now)
 	sm := stress.NewManager(true, nil)
 	t.Cleanup(func() { sm.Stop() })
+	logs := &syncBuffer{}
 	h := New(Deps{Config: cfg, Health: st, Stress: sm, Identity: identity.NewHolder(identity.Local()),
-		Log: zerolog.Nop(), Started: time.Now(),
-		CPU: cpustat.New()})
-	return h, st, sm
+		Log: zerolog.New(logs).Level(level), Started: time.Now(), LogOutput: fakeLogStats{}, CPU: cpustat.New()})
+	return h, st, sm, logs
 }
 
 func do(h http.Handler, method, target string, header map[string]string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(method, target, nil)
+	return doBody(h, method, target, header, nil)
+}
+
+func doBody(h http.Handler, method, target string, header map[string]string, body io.Reader) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, target, body)
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
@@ -87,7 +125,7 @@ func TestBadRequests(t *testing.T) {
 		{"DELETE", "/cpu", 404, "no CPU stress job"},
 		{"GET", "/cpu/status?x", 400, "takes no parameters"},
 		{"PUT", "/cpu", 405, "not allowed"},
-		{"HEAD", "/cpu", 405, "would start a CPU stress job"},
+		{"HEAD", "/cpu", 405, "GET /cpu changes state"},
 		{"POST", "/health", 405, "not allowed"},
 		{"GET", "/health?verbose=maybe", 400, "true/false"},
 		{"POST", "/health/fail?seconds=x", 400, "not a number"},
@@ -96,6 +134,11 @@ func TestBadRequests(t *testing.T) {
 		{"DELETE", "/health/fail", 404, "no failure"},
 		{"GET", "/nope", 404, "no such endpoint"},
 		{"POST", "/version", 405, "not allowed"},
+		{"GET", "//health", 404, "the clean form is /health"},
+		{"GET", "/./version", 404, "the clean form is /version"},
+		{"GET", "/cpu/../cpu/status", 404, "the clean form is /cpu/status"},
+		{"POST", "//cpu", 404, "the clean form is /cpu"},
+		{"GET", "/health/", 404, "no such endpoint"},
 	}
 	for _, c := range cases {
 		t.Run(c.method+" "+c.target, func(t *testing.T) {
@@ -110,11 +153,128 @@ func TestBadRequests(t *testing.T) {
 	}
 }
 
-func TestMethodNotAllowedListsAllow(t *testing.T) {
-	h, _, _ := newTestAPI(t, nil)
-	rec := do(h, "PATCH", "/health/fail", nil)
-	if got := rec.Header().Get("Allow"); got != "DELETE, POST" {
-		t.Fatalf("Allow = %q", got)
+// TestAllow: 405 and OPTIONS list every method served, HEAD where GET is served, OPTIONS everywhere.
+func TestAllow(t *testing.T) {
+	h, _, sm := newTestAPI(t, nil)
+	for _, c := range []struct{ path, allow string }{
+		{"/health/fail", "DELETE, OPTIONS, POST"},
+		{"/health", "GET, HEAD, OPTIONS"},
+		{"/cpu", "DELETE, GET, OPTIONS, POST"},
+		{"/", "GET, HEAD, OPTIONS"},
+		{"/metrics", "GET, HEAD, OPTIONS"},
+	} {
+		if rec := do(h, "PATCH", c.path, nil); rec.Code != 405 || rec.Header().Get("Allow") != c.allow {
+			t.Errorf("PATCH %s: %d, Allow %q, want 405 and %q", c.path, rec.Code, rec.Header().Get("Allow"), c.allow)
+		}
+		if rec := do(h, "OPTIONS", c.path, nil); rec.Code != 204 || rec.Header().Get("Allow") != c.allow || rec.Body.Len() != 0 {
+			t.Errorf("OPTIONS %s: %d, Allow %q, body %q, want 204 and %q", c.path, rec.Code, rec.Header().Get("Allow"), rec.Body, c.allow)
+		}
+	}
+	if _, _, ok := sm.Status(); ok {
+		t.Fatal("OPTIONS or PATCH /cpu started a job")
+	}
+}
+
+// TestNonCanonicalPaths: //cpu and friends get the JSON 404 of any unknown path, are logged and
+// counted, and never reach a handler (net/http's ServeMux would redirect them with a 307 that keeps
+// POST).
+func TestNonCanonicalPaths(t *testing.T) {
+	h, _, sm, logs := newLoggedAPI(t, zerolog.InfoLevel, nil)
+	for _, target := range []string{"//cpu", "/./cpu", "/x/../cpu"} {
+		rec := do(h, "POST", target+"?seconds=1&load=1&workers=1", nil)
+		if rec.Code != 404 || rec.Header().Get("Location") != "" {
+			t.Fatalf("POST %s: %d (Location %q)", target, rec.Code, rec.Header().Get("Location"))
+		}
+		errorOf(t, rec)
+	}
+	if _, _, ok := sm.Status(); ok {
+		t.Fatal("a non-canonical POST started a job")
+	}
+	if n := strings.Count(logs.String(), `"status":404`); n != 3 {
+		t.Fatalf("%d of 3 requests logged:\n%s", n, logs)
+	}
+	if v := metricValue(t, h, "scaleapp_http_requests_total", map[string]string{"route": unrouted, "method": "POST", "code": "404"}); v != 3 {
+		t.Fatalf("requests_total{route=%q} = %v, want 3", unrouted, v)
+	}
+}
+
+// TestLongPathIsClipped: what a client sent (a path, a parameter) is echoed and logged in at most a few
+// hundred bytes.
+func TestLongPathIsClipped(t *testing.T) {
+	h, _, _, logs := newLoggedAPI(t, zerolog.InfoLevel, nil)
+	long := "/" + strings.Repeat("a", 60000)
+	for _, target := range []string{long, "/" + long} {
+		rec := do(h, "GET", target, nil)
+		if rec.Code != 404 || rec.Body.Len() > 1000 {
+			t.Fatalf("GET of a 60 KB path: %d, %d bytes of answer", rec.Code, rec.Body.Len())
+		}
+		if msg := errorOf(t, rec); !strings.Contains(msg, "...(60001 bytes)") && !strings.Contains(msg, "...(60002 bytes)") {
+			t.Fatalf("error %q does not say how long the path was", msg)
+		}
+	}
+	for _, target := range []string{"/cpu?" + long[1:] + "=1", "/cpu?seconds=" + long[1:]} {
+		if rec := do(h, "GET", target, nil); rec.Code != 400 || rec.Body.Len() > 1000 {
+			t.Fatalf("GET of a 60 KB query: %d, %d bytes of answer", rec.Code, rec.Body.Len())
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		if len(line) > 1000 {
+			t.Fatalf("a %d-byte log line", len(line))
+		}
+	}
+}
+
+// TestBodyIsRefused: parameters in a body would be ignored in silence; they are refused with a 400 that
+// says where they belong, with Content-Length or chunked.
+func TestBodyIsRefused(t *testing.T) {
+	h, _, sm := newTestAPI(t, nil)
+	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	for name, body := range map[string]io.Reader{
+		"content-length": strings.NewReader("seconds=2&load=1&workers=1"),
+		"chunked":        io.MultiReader(strings.NewReader("seconds=2")), // no known length: sent chunked
+	} {
+		rec := doBody(h, "POST", "/cpu", form, body)
+		if rec.Code != 400 || !strings.Contains(errorOf(t, rec), "query string") {
+			t.Fatalf("%s: POST /cpu with a body: %d %s", name, rec.Code, rec.Body)
+		}
+	}
+	if _, _, ok := sm.Status(); ok {
+		t.Fatal("a POST with a body started a job")
+	}
+	if rec := doBody(h, "POST", "/cpu?seconds=1&load=1&workers=1", nil, strings.NewReader("")); rec.Code != 202 {
+		t.Fatalf("POST /cpu with an empty body: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestCPURefusedWhileDraining: a job asked for while the instance drains would only delay the
+// shutdown or die with it.
+func TestCPURefusedWhileDraining(t *testing.T) {
+	h, st, sm := newTestAPI(t, nil)
+	st.Drain("signal terminated")
+	rec := do(h, "POST", "/cpu?seconds=1&load=1&workers=1", nil)
+	if rec.Code != 503 || !strings.Contains(errorOf(t, rec), "draining (signal terminated)") {
+		t.Fatalf("POST /cpu while draining: %d %s", rec.Code, rec.Body)
+	}
+	if _, _, ok := sm.Status(); ok {
+		t.Fatal("a job started while draining")
+	}
+	sm.Close()
+	if rec := do(h, "POST", "/cpu?seconds=1&load=1&workers=1", nil); rec.Code != 503 {
+		t.Fatalf("POST /cpu after shutdown: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestProbesLogAtDebug: /health (the ALB's checks, the watchdog's self-probe) logs at debug, everything
+// else at info.
+func TestProbesLogAtDebug(t *testing.T) {
+	for _, level := range []zerolog.Level{zerolog.InfoLevel, zerolog.DebugLevel} {
+		h, _, _, logs := newLoggedAPI(t, level, nil)
+		do(h, "GET", "/health", nil)
+		do(h, "GET", "/version", nil)
+		healthLogged := strings.Contains(logs.String(), `"path":"/health"`)
+		if healthLogged != (level == zerolog.DebugLevel) || !strings.Contains(logs.String(), `"level":"info","method":"GET","path":"/version"`) {
+			t.Fatalf("LOG_LEVEL=%s logged:\n%s", level, logs)
+		}
 	}
 }
 
@@ -130,11 +290,11 @@ func TestHealth(t *testing.T) {
 			t.Fatalf("Content-Type %q", ct)
 		}
 	}
-	check(200, "UP")
+	check(200, contract.C.HealthOKBody)
 	if rec := do(h, "HEAD", "/health", nil); rec.Code != 200 {
 		t.Fatalf("HEAD /health = %d", rec.Code)
 	}
-	if rec := do(h, "GET", "/health?from=alb&_=1700000000", nil); rec.Code != 200 || rec.Body.String() != "UP" {
+	if rec := do(h, "GET", "/health?from=alb&_=1700000000", nil); rec.Code != 200 || rec.Body.String() != contract.C.HealthOKBody {
 		t.Fatalf("GET /health with foreign parameters = %d %q", rec.Code, rec.Body)
 	}
 
@@ -145,7 +305,7 @@ func TestHealth(t *testing.T) {
 	if rec := do(h, "DELETE", "/health/fail", nil); rec.Code != 200 {
 		t.Fatalf("DELETE /health/fail = %d %s", rec.Code, rec.Body)
 	}
-	check(200, "UP")
+	check(200, contract.C.HealthOKBody)
 
 	if rec := do(h, "GET", "/version", nil); rec.Header().Get("Connection") != "" {
 		t.Fatal("Connection: close before draining")
@@ -239,7 +399,10 @@ func TestGuard(t *testing.T) {
 		{"token missing", func(c *config.Config) { c.StressToken = "s3cret" }, "", 401},
 		{"token wrong", func(c *config.Config) { c.StressToken = "s3cret" }, "Bearer s3cre", 401},
 		{"token not bearer", func(c *config.Config) { c.StressToken = "s3cret" }, "Basic s3cret", 401},
+		{"token bearer glued", func(c *config.Config) { c.StressToken = "s3cret" }, "Bearers3cret", 401},
 		{"token right", func(c *config.Config) { c.StressToken = "s3cret" }, "Bearer s3cret", 202},
+		{"scheme in lower case", func(c *config.Config) { c.StressToken = "s3cret" }, "bearer s3cret", 202},
+		{"scheme in upper case", func(c *config.Config) { c.StressToken = "s3cret" }, "BEARER  s3cret", 202},
 		{"open", nil, "", 202},
 	}
 	for _, c := range cases {
@@ -284,27 +447,79 @@ func TestIdentityAndVersion(t *testing.T) {
 	}
 }
 
+// metricValue reads one sample from GET /metrics, parsed (a substring match could find "1" inside "10").
+func metricValue(t *testing.T, h http.Handler, name string, labels map[string]string) float64 {
+	t.Helper()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(do(h, "GET", "/metrics", nil).Body)
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	f, ok := families[name]
+	if !ok {
+		t.Fatalf("no metric %s", name)
+	}
+next:
+	for _, m := range f.GetMetric() {
+		got := map[string]string{}
+		for _, l := range m.GetLabel() {
+			got[l.GetName()] = l.GetValue()
+		}
+		for k, v := range labels {
+			if got[k] != v {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.GetCounter().GetValue()
+		case m.Gauge != nil:
+			return m.GetGauge().GetValue()
+		case m.Histogram != nil:
+			return float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	t.Fatalf("no sample of %s with %v", name, labels)
+	return 0
+}
+
 func TestMetrics(t *testing.T) {
 	h, _, _ := newTestAPI(t, nil)
-	do(h, "GET", "/health", nil)
+	for range 10 { // 10 and 1 below: a substring match would mix them up
+		do(h, "GET", "/health", nil)
+	}
 	do(h, "GET", "/no/such/path/12345", nil)
 	do(h, "FOO12345", "/health", nil)
 	do(h, "POST", "/cpu?seconds=5&load=1&workers=2", nil)
-	rec := do(h, "GET", "/metrics", nil)
-	body, _ := io.ReadAll(rec.Body)
-	for _, want := range []string{
-		`scaleapp_http_requests_total{code="200",method="GET",route="/health"} 1`,
-		`scaleapp_http_requests_total{code="404",method="GET",route="/"} 1`,
-		`scaleapp_http_request_duration_seconds_bucket{route="/health",le="0.001"}`,
-		`scaleapp_http_requests_total{code="405",method="other",route="/health"} 1`,
-		"scaleapp_stress_active 1", "scaleapp_stress_workers 2", "scaleapp_stress_load_percent 1",
-		"scaleapp_build_info{", "process_cpu_seconds_total", "go_goroutines",
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"scaleapp_http_requests_total", map[string]string{"code": "200", "method": "GET", "route": "/health"}, 10},
+		{"scaleapp_http_requests_total", map[string]string{"code": "404", "method": "GET", "route": "/"}, 1},
+		{"scaleapp_http_requests_total", map[string]string{"code": "405", "method": "other", "route": "/health"}, 1},
+		{"scaleapp_http_requests_total", map[string]string{"code": "202", "method": "POST", "route": "/cpu"}, 1},
+		{"scaleapp_http_request_duration_seconds", map[string]string{"route": "/health"}, 11},
+		{"scaleapp_stress_active", nil, 1},
+		{"scaleapp_stress_workers", nil, 2},
+		{"scaleapp_stress_load_percent", nil, 1},
+		{"scaleapp_stress_not_isolated_threads_total", nil, 0},
+		{"scaleapp_log_lines_dropped_total", nil, 7},
+		{"scaleapp_log_output_stalled_seconds", nil, 2.5},
+		{"scaleapp_build_info", nil, 1},
 	} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("metrics lack %q", want)
+		if got := metricValue(t, h, c.name, c.labels); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
-	if strings.Contains(string(body), "12345") {
-		t.Error("a raw path leaked into metric labels")
+	body := do(h, "GET", "/metrics", nil).Body.String()
+	for _, want := range []string{"process_cpu_seconds_total", "go_goroutines"} {
+		if !strings.Contains(body, "\n"+want+" ") {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(body, "12345") {
+		t.Error("a raw path or method leaked into metric labels")
 	}
 }

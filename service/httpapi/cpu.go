@@ -10,20 +10,24 @@ import (
 // cpuStart starts a CPU stress job: ?seconds=S (default CPU_STRESS_TIME, at most STRESS_MAX_SECONDS),
 // ?load=P percent of each worker (1-100, default 100), ?workers=N (default every CPU, at most 4 per CPU).
 // It answers 202 at once; the job runs in the background.
+// While the instance drains it answers 503: a job would only delay the shutdown or die with it.
 func (a *api) cpuStart(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodHead { // a link checker's or monitor's HEAD must not burn the instance
-		w.Header().Set("Allow", "DELETE, GET, POST")
-		writeError(w, http.StatusMethodNotAllowed, "HEAD /cpu would start a CPU stress job; use GET or POST")
-		return
-	}
 	p, err := a.cpuParams(r.URL.RawQuery)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	if reason := a.Health.DrainReason(); reason != "" {
+		writeError(w, http.StatusServiceUnavailable, "the instance is draining ("+reason+"): no new CPU stress jobs")
+		return
+	}
 	job, err := a.Stress.Start(p)
-	if errors.Is(err, stress.ErrRunning) {
+	switch {
+	case errors.Is(err, stress.ErrRunning):
 		writeJSON(w, http.StatusConflict, map[string]any{"error": err.Error() + "; DELETE /cpu stops it", "job": job})
+		return
+	case err != nil: // stress.ErrClosed: shutting down
+		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
 	a.Log.Info().Float64("seconds", job.Seconds).Int("load", job.Load).Int("workers", job.Workers).

@@ -20,7 +20,7 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 }
 
-func newMetrics(sm *stress.Manager) *metrics {
+func newMetrics(sm *stress.Manager, logs LogStats) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -45,11 +45,27 @@ func newMetrics(sm *stress.Manager) *metrics {
 		ConstLabels: prometheus.Labels{"version": buildinfo.Version, "commit": buildinfo.Commit, "goversion": buildinfo.GoVersion()},
 	})
 	build.Set(1)
+	if logs != nil {
+		m.reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "scaleapp_log_lines_dropped_total",
+				Help: "Log lines dropped because the log output did not keep up (the service never waits for it); counted once the output moves again.",
+			}, func() float64 { return float64(logs.Dropped()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "scaleapp_log_output_stalled_seconds",
+				Help: "How long the log write under way has been blocked (0: the output keeps up).",
+			}, func() float64 { return logs.Stalled().Seconds() }),
+		)
+	}
 	m.reg.MustRegister(
 		m.requests, m.duration, build,
 		stressGauge("scaleapp_stress_active", "1 while a CPU stress job runs.", func(stress.Job) float64 { return 1 }),
 		stressGauge("scaleapp_stress_workers", "Burner threads of the running stress job.", func(j stress.Job) float64 { return float64(j.Workers) }),
 		stressGauge("scaleapp_stress_load_percent", "Duty cycle of each burner of the running stress job.", func(j stress.Job) float64 { return float64(j.Load) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "scaleapp_stress_not_isolated_threads_total",
+			Help: "Burner threads that could not lower their priority (SCHED_IDLE, then nice 19) and ran at normal priority.",
+		}, func() float64 { return float64(sm.NotIsolated()) }),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector(),
 	)

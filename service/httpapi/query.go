@@ -26,10 +26,10 @@ func parseQuery(raw string, allowed ...string) (query, error) {
 	sort.Strings(names)
 	for _, k := range names {
 		if !slices.Contains(allowed, k) {
-			return query{}, fmt.Errorf("unknown parameter %q (allowed: %s)", k, strings.Join(allowed, ", "))
+			return query{}, fmt.Errorf("unknown parameter %q (allowed: %s)", clip(k), strings.Join(allowed, ", "))
 		}
 		if n := len(v[k]); n > 1 {
-			return query{}, fmt.Errorf("parameter %q given %d times", k, n)
+			return query{}, fmt.Errorf("parameter %q given %d times", clip(k), n)
 		}
 	}
 	return query{v}, nil
@@ -44,14 +44,14 @@ func (q query) seconds(name string, def, max time.Duration) (time.Duration, erro
 	// Plain decimals only: ParseFloat alone would also take 1e3, 0x1p4, Inf and NaN.
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || s == "" || strings.Trim(s, "-0123456789.") != "" {
-		return 0, fmt.Errorf("%s=%q is not a number of seconds", name, s)
+		return 0, fmt.Errorf("%s=%q is not a number of seconds", name, clip(s))
 	}
 	if f <= 0 || f > max.Seconds() {
-		return 0, fmt.Errorf("%s=%s is out of range: must be more than 0 and at most %g", name, s, max.Seconds())
+		return 0, fmt.Errorf("%s=%s is out of range: must be more than 0 and at most %g", name, clip(s), max.Seconds())
 	}
 	d := time.Duration(f * float64(time.Second))
 	if d < time.Millisecond {
-		return 0, fmt.Errorf("%s=%s is shorter than a millisecond", name, s)
+		return 0, fmt.Errorf("%s=%s is shorter than a millisecond", name, clip(s))
 	}
 	return d, nil
 }
@@ -64,7 +64,7 @@ func (q query) intIn(name string, def, lo, hi int) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil {
-		return 0, fmt.Errorf("%s=%q is not a whole number", name, s)
+		return 0, fmt.Errorf("%s=%q is not a whole number", name, clip(s))
 	}
 	if n < lo || n > hi {
 		return 0, fmt.Errorf("%s=%d is out of range: must be from %d to %d", name, n, lo, hi)
@@ -83,7 +83,7 @@ func (q query) flag(name string) (bool, error) {
 	}
 	b, err := strconv.ParseBool(s)
 	if err != nil {
-		return false, fmt.Errorf("%s=%q must be true/false or 1/0", name, s)
+		return false, fmt.Errorf("%s=%q must be true/false or 1/0", name, clip(s))
 	}
 	return b, nil
 }

@@ -27,17 +27,20 @@ func (c *Client) Leaving(ctx context.Context) (string, error) {
 	return "", nil
 }
 
-// Watch polls Leaving every interval until ctx ends or a notice arrives; then it calls leave once with
-// the reason and returns. Errors are passed to onErr and polling goes on: IMDS hiccups must not drain a
+// Watch polls Leaving at once, then every interval, until ctx ends or a notice arrives; then it calls
+// leave once with the reason and returns. (An instance that starts already Terminated must not answer UP
+// for a whole interval.) Errors are passed to onErr and polling goes on: IMDS hiccups must not drain a
 // healthy instance. each, if not nil, runs before every poll.
 func (c *Client) Watch(ctx context.Context, interval time.Duration, leave func(reason string), onErr func(error), each func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+	for first := true; ; first = false {
+		if !first {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
 		}
 		if each != nil {
 			each()

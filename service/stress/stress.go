@@ -10,6 +10,8 @@ package stress
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -47,16 +49,28 @@ const (
 // ErrRunning is returned by Start while another job runs.
 var ErrRunning = errors.New("a CPU stress job is already running")
 
+// ErrClosed is returned by Start once the process is shutting down.
+var ErrClosed = errors.New("the instance is shutting down: no new CPU stress jobs")
+
 // Manager runs at most one job at a time.
 type Manager struct {
 	isolate  bool
 	onChange func()
 	notifyMu sync.Mutex // one onChange at a time, so the last call always sees the latest state
 
-	mu     sync.Mutex
-	nextID int64
-	cur    *run // the running job, nil when idle
-	last   *Job // the most recent job, running or not
+	// lowerPriority moves the calling thread to idle priority (idlePriority outside tests).
+	lowerPriority func() error
+	// notIsolated counts burner threads that kept normal priority; onIsolationLost hears the first.
+	notIsolated     atomic.Int64
+	isolationLost   sync.Once
+	onIsolationLost func(error)
+
+	mu        sync.Mutex
+	nextID    int64
+	cur       *run // the running job, nil when idle
+	last      *Job // the most recent job, running or not
+	closed    bool
+	procsHeld int // GOMAXPROCS before the running job raised it
 }
 
 type run struct {
@@ -70,8 +84,16 @@ type run struct {
 // NewManager makes a manager. onChange, if not nil, is called after a job starts and after it ends;
 // it reads the state it reports with Status, so calls that cross each other still end on the truth.
 func NewManager(isolate bool, onChange func()) *Manager {
-	return &Manager{isolate: isolate, onChange: onChange}
+	return &Manager{isolate: isolate, onChange: onChange, lowerPriority: idlePriority}
 }
+
+// OnIsolationLost sets who hears, once, that a burner thread could not lower its priority: /health may
+// then slow down under /cpu. Call it before the first Start.
+func (m *Manager) OnIsolationLost(f func(error)) { m.onIsolationLost = f }
+
+// NotIsolated counts the burner threads that ran at normal priority because both idle-priority calls
+// failed.
+func (m *Manager) NotIsolated() int64 { return m.notIsolated.Load() }
 
 // MaxWorkers is the most burners a job may ask for.
 func MaxWorkers() int { return 4 * runtime.NumCPU() }
@@ -82,6 +104,10 @@ func DefaultWorkers() int { return runtime.NumCPU() }
 // Start begins a job and returns it; while one runs it returns that job and ErrRunning.
 func (m *Manager) Start(p Params) (Job, error) {
 	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return Job{}, ErrClosed
+	}
 	if m.cur != nil {
 		defer m.mu.Unlock()
 		return m.cur.job, ErrRunning
@@ -99,7 +125,7 @@ func (m *Manager) Start(p Params) (Job, error) {
 	m.last = &job
 	if m.isolate {
 		// Headroom: burners hold their Ps, the server keeps the ones it had.
-		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + p.Workers)
+		m.procsHeld = runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + p.Workers)
 	}
 	m.mu.Unlock()
 
@@ -108,7 +134,12 @@ func (m *Manager) Start(p Params) (Job, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			burn(r, p.Load, m.isolate)
+			if m.isolate {
+				// The goroutine never unlocks, so its thread exits with it and the priority leaves with it.
+				runtime.LockOSThread()
+				m.lowerThreadPriority()
+			}
+			burn(r, p.Load)
 		}()
 	}
 	go func() {
@@ -133,12 +164,34 @@ func (m *Manager) finish(r *run) {
 	m.last = &job
 	m.cur = nil
 	if m.isolate {
-		// Back to the runtime's own value, which also keeps following the CPU quota (Go >= 1.25).
-		runtime.SetDefaultGOMAXPROCS()
+		m.restoreProcs()
 	}
 	m.mu.Unlock()
 	m.notify() // before done, so whoever waits in Stop sees the status already updated
 	close(r.done)
+}
+
+// restoreProcs undoes the job's headroom. An operator's GOMAXPROCS is put back as it was; otherwise the
+// runtime's own default returns, which also keeps following the CPU quota (Go >= 1.25).
+// SetDefaultGOMAXPROCS alone would drop the operator's value: it ignores the environment.
+func (m *Manager) restoreProcs() {
+	if os.Getenv("GOMAXPROCS") != "" {
+		runtime.GOMAXPROCS(m.procsHeld)
+		return
+	}
+	runtime.SetDefaultGOMAXPROCS()
+}
+
+// lowerThreadPriority isolates the calling burner thread; a failure is counted, and told once.
+func (m *Manager) lowerThreadPriority() {
+	if err := m.lowerPriority(); err != nil {
+		m.notIsolated.Add(1)
+		m.isolationLost.Do(func() {
+			if m.onIsolationLost != nil {
+				m.onIsolationLost(err)
+			}
+		})
+	}
 }
 
 func (m *Manager) notify() {
@@ -165,6 +218,15 @@ func (m *Manager) Stop() (job Job, ok bool) {
 	return r.final, true
 }
 
+// Close stops the running job, if any, and refuses every later Start with ErrClosed: once the process
+// has decided to stop, no job may start and outlive that decision.
+func (m *Manager) Close() (job Job, ok bool) {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	return m.Stop()
+}
+
 // Status returns the running job, or the last one (running false), or ok false if none ever ran.
 func (m *Manager) Status() (job Job, running, ok bool) {
 	m.mu.Lock()
@@ -180,12 +242,7 @@ func (m *Manager) Status() (job Job, running, ok bool) {
 const period = 100 * time.Millisecond
 
 // burn spins for load% of every period until the job ends or is stopped.
-func burn(r *run, load int, isolate bool) {
-	if isolate {
-		// The goroutine never unlocks, so its thread exits with it and the idle priority leaves with it.
-		runtime.LockOSThread()
-		idlePriority()
-	}
+func burn(r *run, load int) {
 	busy := period * time.Duration(load) / 100
 	for {
 		start := time.Now()
@@ -229,11 +286,16 @@ func spinUntil(t, end time.Time, stop *atomic.Bool) {
 }
 
 // idlePriority moves the calling thread to SCHED_IDLE, or failing that (an old kernel, a seccomp
-// filter) to nice 19. Either way the thread only gets CPU that nothing else wants.
-func idlePriority() {
+// filter) to nice 19. Either way the thread only gets CPU that nothing else wants. If both fail the burn
+// still works, at normal priority.
+func idlePriority() error {
 	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_IDLE}
-	if unix.SchedSetAttr(0, &attr, 0) == nil {
-		return
+	errIdle := unix.SchedSetAttr(0, &attr, 0)
+	if errIdle == nil {
+		return nil
 	}
-	_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), 19) // best effort: the burn still works at nice 0
+	if err := unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), 19); err != nil {
+		return fmt.Errorf("sched_setattr(SCHED_IDLE): %v; setpriority(19): %v", errIdle, err)
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -55,7 +56,7 @@ func TestMessages(t *testing.T) {
 
 func TestWatchdogPingsOnlyWhenCheckPasses(t *testing.T) {
 	msgs := listen(t)
-	t.Setenv("WATCHDOG_USEC", "100000") // 100 ms: ping every 50 ms
+	t.Setenv("WATCHDOG_USEC", "100000") // 100 ms: ping every 33 ms
 	var healthy atomic.Bool
 	healthy.Store(true)
 	var failures atomic.Int32
@@ -63,8 +64,8 @@ func TestWatchdogPingsOnlyWhenCheckPasses(t *testing.T) {
 	defer cancel()
 	n := New(nil)
 	interval := n.Watchdog(ctx, func(_ context.Context, deadline time.Duration) error {
-		if deadline != 25*time.Millisecond {
-			t.Errorf("check deadline %s, want a quarter of the interval", deadline)
+		if deadline != 100*time.Millisecond/6 {
+			t.Errorf("check deadline %s, want a sixth of the interval", deadline)
 		}
 		if !healthy.Load() {
 			return errors.New("wedged")
@@ -103,9 +104,52 @@ func TestWatchdogPingsOnlyWhenCheckPasses(t *testing.T) {
 	}
 }
 
+// TestWatchdogSurvivesOneFailedCheck: one self-check that fails slowly (all of its deadline, as a
+// stuck accept queue would) must not let the gap between two pings reach WatchdogSec, or systemd kills
+// a healthy process. The gap is checked against 90% of the interval: pinging at half of it, as before,
+// makes the gap the whole interval.
+func TestWatchdogSurvivesOneFailedCheck(t *testing.T) {
+	msgs := listen(t)
+	const interval = 1500 * time.Millisecond
+	t.Setenv("WATCHDOG_USEC", strconv.FormatInt(interval.Microseconds(), 10))
+	var checks atomic.Int32
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	New(nil).Watchdog(ctx, func(_ context.Context, deadline time.Duration) error {
+		if checks.Add(1) == 2 {
+			time.Sleep(deadline)
+			return errors.New("timed out")
+		}
+		return nil
+	}, func(error) {})
+	var pings []time.Time
+	for len(pings) < 3 {
+		select {
+		case m := <-msgs:
+			if m == "WATCHDOG=1" {
+				pings = append(pings, time.Now())
+			}
+		case <-time.After(5 * interval):
+			t.Fatalf("only %d pings in %s", len(pings), 5*interval)
+		}
+	}
+	if gap := pings[1].Sub(pings[0]); gap >= interval*9/10 {
+		t.Fatalf("one failed self-check left %s between pings; WatchdogSec is %s", gap.Round(time.Millisecond), interval)
+	} else {
+		t.Logf("gap around the failed check: %s of %s", gap.Round(time.Millisecond), interval)
+	}
+}
+
 func TestNoWatchdogConfigured(t *testing.T) {
 	t.Setenv("WATCHDOG_USEC", "")
 	if d := New(nil).Watchdog(context.Background(), nil, nil); d != 0 {
 		t.Fatalf("interval %s without WATCHDOG_USEC", d)
+	}
+	// A WATCHDOG_USEC without a socket (a unit's environment copied to a shell) pings no one: no
+	// self-checks either.
+	t.Setenv("WATCHDOG_USEC", "100000")
+	t.Setenv("NOTIFY_SOCKET", "")
+	if d := New(nil).Watchdog(context.Background(), nil, nil); d != 0 {
+		t.Fatalf("interval %s without NOTIFY_SOCKET", d)
 	}
 }

@@ -11,14 +11,11 @@ import (
 	"os"
 	"time"
 
-	"github.com/mattn/go-isatty"
-	"github.com/rs/zerolog"
-
 	"github.com/scaleapp/scaleapp/contract"
 	"github.com/scaleapp/scaleapp/service/app"
-	"github.com/scaleapp/scaleapp/service/buildinfo"
 	"github.com/scaleapp/scaleapp/service/config"
 	"github.com/scaleapp/scaleapp/service/health"
+	"github.com/scaleapp/scaleapp/service/logging"
 )
 
 // Exit codes: 0 clean stop, 1 runtime failure, 2 bad configuration.
@@ -39,6 +36,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfg, err := config.Load(args, os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		config.Usage(stdout)
+		if healthcheck {
+			return exitFailure // nothing was probed: a HEALTHCHECK must not read this as healthy
+		}
 		return 0
 	}
 	if err != nil {
@@ -51,8 +51,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if healthcheck {
 		return probe(cfg, stdout, stderr)
 	}
-	log := newLogger(cfg.LogLevel, stdout)
-	if err := app.Run(context.Background(), cfg, log); err != nil {
+	log, out := logging.New(cfg.LogLevel, stdout)
+	defer out.Close() // flushes the buffered lines, the last one included
+	if err := app.Run(context.Background(), cfg, log, out); err != nil {
 		log.Error().Err(err).Msg("exiting")
 		return exitFailure
 	}
@@ -72,14 +73,4 @@ func probe(cfg config.Config, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	return 0
-}
-
-// newLogger writes JSON lines (journald and CloudWatch keep them), or coloured text to a terminal.
-func newLogger(level zerolog.Level, out io.Writer) zerolog.Logger {
-	zerolog.TimeFieldFormat = time.RFC3339Nano
-	if f, ok := out.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
-		out = zerolog.ConsoleWriter{Out: f, TimeFormat: "15:04:05.000"}
-	}
-	return zerolog.New(out).Level(level).With().Timestamp().
-		Str("service", contract.C.Name).Str("version", buildinfo.Version).Logger()
 }
