@@ -121,7 +121,8 @@ func Start(t testing.TB, bin string, n int, o Options) *Fleet {
 	return f
 }
 
-// Launch starts one more instance with the next id and waits until its /health is UP. It takes no
+// Launch starts one more instance with the next id and waits until its /health is UP and its / reports
+// that id (the identity comes from its metadata mock a moment after the listener is up). It takes no
 // traffic until Register: an ASG launches an instance first, then registers it with the target group.
 func (f *Fleet) Launch() *Instance {
 	t := f.t
@@ -146,6 +147,7 @@ func (f *Fleet) Launch() *Instance {
 	app := in.app
 	t.Cleanup(func() { stop(app) })
 	waitFor(t, in.URL+"/health", "UP")
+	waitFor(t, in.URL+"/", `"`+in.ID+`"`)
 	in.healthy.Store(true)
 	return in
 }
@@ -231,18 +233,19 @@ func startMock(t testing.TB, mock, dir, id string) int {
 	return port
 }
 
-// waitFor polls url until it answers 200 with want as its body (bounded: 10 s).
+// waitFor polls url until it answers 200 with a body that contains want; 30 s leaves room for a busy
+// machine.
 func waitFor(t testing.TB, url, want string) {
 	t.Helper()
 	c := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	var last string
 	for time.Now().Before(deadline) {
 		resp, err := c.Get(url)
 		if err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && strings.TrimSpace(string(b)) == want {
+			if resp.StatusCode == http.StatusOK && strings.Contains(string(b), want) {
 				return
 			}
 			last = fmt.Sprintf("%d %q", resp.StatusCode, b)
@@ -251,7 +254,7 @@ func waitFor(t testing.TB, url, want string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("%s did not answer %q within 10 s (last: %s)", url, want, last)
+	t.Fatalf("%s did not answer %q within 30 s (last: %s)", url, want, last)
 }
 
 // serve runs the reverse proxy over the rotation, one request to each target in turn like an ALB, and
