@@ -33,7 +33,7 @@ tools: ## install the pinned test and bake tools into ~/.cache/scaleapp-tools, a
 	scripts/install-tools.sh
 	packer/plugin/install.sh
 
-test: tools ## the full suite: Go tests, plugin tests, lint, image boot + bake, container
+test: tools ## the full suite: Go tests, plugin tests, lint, terraform tests, image boot + bake, container, fleet lab
 	@t0=$$SECONDS; \
 	$(MAKE) --no-print-directory test-go test-plugin lint test-terraform test-image test-container test-lab && \
 	echo "make test: all green in $$((SECONDS - t0)) s"
