@@ -187,13 +187,8 @@ func scaleOut(ctx context.Context, o options, g awsfleet.Group, causes []string,
 		}
 		fmt.Fprintln(stdout)
 	}
-	if err != nil {
-		fmt.Fprintln(stderr, "scale-test:", err)
-		return 2
-	}
-	fmt.Fprintln(stdout, v)
-	if !v.Passed() {
-		return 1
+	if code := report(v, err, stdout, stderr); code != 0 {
+		return code
 	}
 	if o.stop {
 		fmt.Fprintf(stdout, "scale-test: scale-in not awaited: with the stress stopped the group returns toward desired %d at its scale-in policy's pace (minutes); watch it: terraform -chdir=terraform output commands\n",
@@ -214,6 +209,11 @@ func replace(ctx context.Context, o options, g awsfleet.Group, client *probe.Cli
 	loop.Watch = victim
 	loop.Judge = func(s []timeline.Sample) (poll.Verdict, error) { return timeline.JudgeReplace(s, victim, o.maxFailed) }
 	v, err := loop.Run(ctx)
+	return report(v, err, stdout, stderr)
+}
+
+// report prints the verdict and gives the exit code: 2 when the run could not judge, 1 on FAIL, 0 on PASS.
+func report(v poll.Verdict, err error, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "scale-test:", err)
 		return 2
